@@ -1,0 +1,1 @@
+"""Daily AI-paper digest bot: catalogue, storage, Telegram front end and daily push."""

@@ -1,0 +1,57 @@
+"""Plain data the catalogue is made of: entries parsed from seed files and the merged papers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+
+
+class TagSource(StrEnum):
+    """Where a paper's topic tag came from."""
+
+    CATALOGUE = "catalogue"  # written in the seed file
+    RULE = "rule"  # inferred by a keyword rule of config/topics.toml
+
+
+@dataclass(frozen=True, slots=True)
+class SeedEntry:
+    """One paper as one seed file writes it (before merging duplicates)."""
+
+    source: str  # file name, for reports
+    line: int  # 1-based line where the entry starts
+    arxiv_id: str  # canonical (bot.text.arxiv.parse_arxiv_id)
+    title_en: str
+    title_zh: str  # "" when the format has no Chinese title
+    abstract_zh: str
+    published: date | None  # None when the format carries no date
+    topics: tuple[str, ...] = ()  # canonical topic names, as the file writes them
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    """An entry or file that ingest skipped, with the reason shown to the operator."""
+
+    source: str
+    line: int  # 0 for a whole-file problem
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.line}: {self.reason}"
+
+
+@dataclass(frozen=True, slots=True)
+class Paper:
+    """A catalogue paper after merging every entry that names its arXiv ID."""
+
+    arxiv_id: str
+    title_en: str
+    title_zh: str
+    abstract_zh: str
+    published: date
+    date_is_exact: bool  # False when the date is the month encoded in the arXiv ID
+    topics: tuple[tuple[str, TagSource], ...] = field(default=())
+
+    @property
+    def topic_names(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.topics)

@@ -1,0 +1,1 @@
+"""Text helpers that know nothing of Telegram or storage: script folding and arXiv identifiers."""

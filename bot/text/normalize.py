@@ -1,0 +1,84 @@
+"""Script- and case-insensitive text: OpenCC conversion and the fold used by search and topic matching.
+
+One OpenCC converter per configuration is created lazily and reused: building one reads
+dictionary files and costs milliseconds, converting a sentence costs microseconds.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import unicodedata
+from enum import StrEnum
+from functools import lru_cache
+from typing import Any
+
+import opencc
+
+
+class Script(StrEnum):
+    """The two Chinese scripts a chat can choose."""
+
+    SIMPLIFIED = "hans"
+    TRADITIONAL = "hant"
+
+
+_converters: dict[str, Any] = {}
+_lock = threading.Lock()
+
+# Zero-width and bidi control characters: invisible, so they must never split or hide a match.
+_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\u00ad]")
+
+
+def _converter(config: str) -> Any:
+    conv = _converters.get(config)
+    if conv is None:
+        with _lock:
+            conv = _converters.get(config)
+            if conv is None:
+                conv = opencc.OpenCC(config)
+                _converters[config] = conv
+    return conv
+
+
+def to_simplified(text: str) -> str:
+    """Convert traditional characters to simplified ones (other text unchanged)."""
+    return str(_converter("t2s").convert(text)) if text else text
+
+
+def to_traditional(text: str) -> str:
+    """Convert simplified characters to traditional ones (other text unchanged)."""
+    return str(_converter("s2t").convert(text)) if text else text
+
+
+def to_script(text: str, script: Script) -> str:
+    """Render `text` in the chat's script."""
+    return to_traditional(text) if script is Script.TRADITIONAL else to_simplified(text)
+
+
+def strip_invisible(text: str) -> str:
+    """Remove zero-width and bidi control characters."""
+    return _INVISIBLE.sub("", text)
+
+
+def fold(text: str) -> str:
+    """The comparison key for search and topic names: NFKC, no invisible characters, simplified, casefolded.
+
+    NFKC turns full-width Latin letters and digits (ＬＬＭ) into ASCII, so they match too.
+    """
+    text = strip_invisible(unicodedata.normalize("NFKC", text))
+    return to_simplified(text).casefold()
+
+
+@lru_cache(maxsize=4096)
+def fold_cached(text: str) -> str:
+    """`fold` for short strings seen again and again (topic names, aliases)."""
+    return fold(text)
+
+
+def script_for_language(language_code: str | None) -> Script:
+    """Default script from a Telegram `language_code`: zh-hant, zh-tw, zh-hk, zh-mo are traditional."""
+    code = (language_code or "").lower().replace("_", "-")
+    if code in {"zh-hant", "zh-tw", "zh-hk", "zh-mo"} or code.startswith("zh-hant"):
+        return Script.TRADITIONAL
+    return Script.SIMPLIFIED
