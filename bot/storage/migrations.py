@@ -1,0 +1,182 @@
+"""The schema, as numbered migrations recorded in the database.
+
+Each migration is a function registered with @migration(N); `migrate` applies the missing ones in
+order, each in its own transaction together with its `PRAGMA user_version` bump and its row in
+`migrations`, so a failure leaves the database at the previous version.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+Migration = Callable[[sqlite3.Connection], None]
+MIGRATIONS: dict[int, tuple[str, Migration]] = {}
+
+
+def migration(version: int) -> Callable[[Migration], Migration]:
+    """Register a schema migration under its version number."""
+
+    def register(fn: Migration) -> Migration:
+        if version in MIGRATIONS:
+            raise RuntimeError(f"migration {version} registered twice")
+        MIGRATIONS[version] = (fn.__name__, fn)
+        return fn
+
+    return register
+
+
+def _run(conn: sqlite3.Connection, script: str) -> None:
+    # executescript() would COMMIT the open transaction first; run statement by statement instead
+    # (complete_statement keeps a trigger's inner semicolons inside its statement).
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            conn.execute(buffer)
+            buffer = ""
+    if buffer.strip():
+        conn.execute(buffer)
+
+
+@migration(1)
+def catalogue(conn: sqlite3.Connection) -> None:
+    """Papers, topics, their tags, the FTS index kept in sync by triggers, and seen seed files."""
+    _run(
+        conn,
+        """
+        CREATE TABLE papers (
+            id INTEGER PRIMARY KEY,
+            arxiv_id TEXT NOT NULL UNIQUE,
+            title_en TEXT NOT NULL,
+            title_zh TEXT NOT NULL DEFAULT '',
+            abstract_zh TEXT NOT NULL,
+            published TEXT NOT NULL,
+            date_is_exact INTEGER NOT NULL,
+            content_hash TEXT NOT NULL,
+            added_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX papers_by_date ON papers (published DESC, arxiv_id DESC);
+        CREATE TABLE topics (
+            name TEXT PRIMARY KEY,
+            position INTEGER NOT NULL
+        );
+        CREATE TABLE paper_topics (
+            topic TEXT NOT NULL,
+            paper_id INTEGER NOT NULL REFERENCES papers (id) ON DELETE CASCADE,
+            source TEXT NOT NULL CHECK (source IN ('catalogue', 'rule')),
+            PRIMARY KEY (topic, paper_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX paper_topics_by_paper ON paper_topics (paper_id);
+        CREATE VIRTUAL TABLE papers_fts USING fts5 (
+            title, abstract, tokenize = 'unicode61 remove_diacritics 2'
+        );
+        CREATE TRIGGER papers_fts_insert AFTER INSERT ON papers BEGIN
+            INSERT INTO papers_fts (rowid, title, abstract) VALUES (
+                new.id,
+                fts_text(new.arxiv_id || ' ' || new.title_en || ' ' || new.title_zh),
+                fts_text(new.abstract_zh)
+            );
+        END;
+        CREATE TRIGGER papers_fts_update AFTER UPDATE OF arxiv_id, title_en, title_zh, abstract_zh ON papers
+        BEGIN
+            UPDATE papers_fts SET
+                title = fts_text(new.arxiv_id || ' ' || new.title_en || ' ' || new.title_zh),
+                abstract = fts_text(new.abstract_zh)
+            WHERE rowid = new.id;
+        END;
+        CREATE TRIGGER papers_fts_delete AFTER DELETE ON papers BEGIN
+            DELETE FROM papers_fts WHERE rowid = old.id;
+        END;
+        CREATE TABLE seed_files (
+            path TEXT PRIMARY KEY,
+            sha256 TEXT NOT NULL,
+            ingested_at TEXT NOT NULL
+        )
+        """,
+    )
+
+
+@migration(2)
+def chats(conn: sqlite3.Connection) -> None:
+    """Chats and their settings, subscriptions, the delivery log and topic-exhaustion notices."""
+    _run(
+        conn,
+        """
+        CREATE TABLE chats (
+            chat_id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL DEFAULT 'private',
+            script TEXT CHECK (script IN ('hans', 'hant')),
+            push_time TEXT,
+            timezone TEXT,
+            active INTEGER NOT NULL DEFAULT 1,
+            inactive_reason TEXT,
+            next_push_at INTEGER,
+            last_push_date TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX chats_due ON chats (next_push_at) WHERE active = 1 AND next_push_at IS NOT NULL;
+        CREATE TABLE subscriptions (
+            chat_id INTEGER NOT NULL REFERENCES chats (chat_id) ON DELETE CASCADE ON UPDATE CASCADE,
+            kind TEXT NOT NULL CHECK (kind IN ('topic', 'keyword')),
+            value TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (chat_id, kind, value)
+        ) WITHOUT ROWID;
+        CREATE TABLE deliveries (
+            id INTEGER PRIMARY KEY,
+            chat_id INTEGER NOT NULL REFERENCES chats (chat_id) ON DELETE CASCADE ON UPDATE CASCADE,
+            arxiv_id TEXT,
+            kind TEXT NOT NULL CHECK (kind IN ('paper', 'notice')),
+            subscription TEXT NOT NULL DEFAULT '',
+            via TEXT NOT NULL CHECK (via IN ('push', 'today')),
+            local_date TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('planned', 'sending', 'sent', 'failed', 'unknown')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            error TEXT,
+            planned_at TEXT NOT NULL,
+            sent_at TEXT
+        );
+        CREATE UNIQUE INDEX deliveries_once ON deliveries (chat_id, arxiv_id) WHERE kind = 'paper';
+        CREATE INDEX deliveries_open ON deliveries (chat_id, state) WHERE state IN ('planned', 'sending');
+        CREATE INDEX deliveries_by_day ON deliveries (local_date, state);
+        CREATE TABLE exhausted (
+            chat_id INTEGER NOT NULL REFERENCES chats (chat_id) ON DELETE CASCADE ON UPDATE CASCADE,
+            subscription TEXT NOT NULL,
+            papers INTEGER NOT NULL,
+            PRIMARY KEY (chat_id, subscription)
+        ) WITHOUT ROWID;
+        CREATE TABLE search_queries (
+            id INTEGER PRIMARY KEY,
+            query TEXT NOT NULL UNIQUE,
+            used_at TEXT NOT NULL
+        )
+        """,
+    )
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Apply every registered migration newer than the database; return the resulting version."""
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT)"
+    )
+    current = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    for version in sorted(v for v in MIGRATIONS if v > current):
+        name, fn = MIGRATIONS[version]
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            fn(conn)
+            conn.execute(
+                "INSERT INTO migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                (version, name, datetime.now(UTC).isoformat(timespec="seconds")),
+            )
+            conn.execute(f"PRAGMA user_version = {int(version)}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        current = version
+    return current

@@ -1,0 +1,309 @@
+"""Catalogue tables: writing merged papers (ingest) and reading them (bot, CLI, push planner)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import aiosqlite
+
+from bot.catalogue.model import Paper, TagSource
+from bot.storage.fts import match_expression
+
+_PAPER_COLUMNS = "p.id, p.arxiv_id, p.title_en, p.title_zh, p.abstract_zh, p.published, p.date_is_exact"
+
+
+def content_hash(paper: Paper) -> str:
+    """A digest of everything ingest writes for a paper, to tell updated papers from unchanged ones."""
+    payload = [
+        paper.title_en,
+        paper.title_zh,
+        paper.abstract_zh,
+        paper.published.isoformat(),
+        paper.date_is_exact,
+        sorted([name, str(source)] for name, source in paper.topics),
+    ]
+    return hashlib.sha256(json.dumps(payload, ensure_ascii=False).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class UpsertCounts:
+    """What one ingest changed."""
+
+    new: int
+    updated: int
+    unchanged: int
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class CatalogueWriter:
+    """Writes the catalogue on a synchronous connection, all of one ingest in one transaction."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def seed_hashes(self) -> dict[str, str]:
+        """Seed file path -> content hash recorded by the last successful ingest."""
+        return dict(self._conn.execute("SELECT path, sha256 FROM seed_files").fetchall())
+
+    def write(self, papers: Sequence[Paper], topics: Sequence[str], seed_hashes: dict[str, str]) -> UpsertCounts:
+        """Upsert papers, their tags and the topic list atomically. Papers absent here are kept."""
+        conn = self._conn
+        now = _now()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            stored = dict(conn.execute("SELECT arxiv_id, content_hash FROM papers").fetchall())
+            new_rows: list[tuple[Any, ...]] = []
+            changed_rows: list[tuple[Any, ...]] = []
+            tag_rows: list[tuple[str, str, str]] = []
+            changed_ids: list[tuple[str]] = []
+            unchanged = 0
+            for paper in papers:
+                digest = content_hash(paper)
+                old = stored.get(paper.arxiv_id)
+                if old == digest:
+                    unchanged += 1
+                    continue
+                fields = (
+                    paper.title_en,
+                    paper.title_zh,
+                    paper.abstract_zh,
+                    paper.published.isoformat(),
+                    int(paper.date_is_exact),
+                    digest,
+                )
+                if old is None:
+                    new_rows.append((paper.arxiv_id, *fields, now, now))
+                else:
+                    changed_rows.append((*fields, now, paper.arxiv_id))
+                    changed_ids.append((paper.arxiv_id,))
+                tag_rows.extend((name, str(source), paper.arxiv_id) for name, source in paper.topics)
+            conn.executemany(
+                "INSERT INTO papers (arxiv_id, title_en, title_zh, abstract_zh, published, date_is_exact,"
+                " content_hash, added_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                new_rows,
+            )
+            conn.executemany(
+                "UPDATE papers SET title_en = ?, title_zh = ?, abstract_zh = ?, published = ?,"
+                " date_is_exact = ?, content_hash = ?, updated_at = ? WHERE arxiv_id = ?",
+                changed_rows,
+            )
+            conn.executemany(
+                "DELETE FROM paper_topics WHERE paper_id = (SELECT id FROM papers WHERE arxiv_id = ?)",
+                changed_ids,
+            )
+            conn.executemany(
+                "INSERT OR IGNORE INTO paper_topics (topic, paper_id, source)"
+                " SELECT ?, id, ? FROM papers WHERE arxiv_id = ?",
+                tag_rows,
+            )
+            known = {row[0] for row in conn.execute("SELECT name FROM topics")}
+            used = {row[0] for row in conn.execute("SELECT DISTINCT topic FROM paper_topics")}
+            ordered = list(dict.fromkeys([*topics, *sorted(used - set(topics)), *sorted(known - used - set(topics))]))
+            conn.execute("DELETE FROM topics")
+            conn.executemany(
+                "INSERT INTO topics (name, position) VALUES (?, ?)", [(n, i) for i, n in enumerate(ordered)]
+            )
+            conn.executemany(
+                "INSERT INTO seed_files (path, sha256, ingested_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (path) DO UPDATE SET sha256 = excluded.sha256, ingested_at = excluded.ingested_at",
+                [(path, digest, now) for path, digest in seed_hashes.items()],
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return UpsertCounts(new=len(new_rows), updated=len(changed_rows), unchanged=unchanged)
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One search result: the paper and whether the match was in its title."""
+
+    paper: Paper
+    in_title: bool
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    """One page of ranked results; `has_more` says whether a next page exists."""
+
+    hits: list[SearchHit]
+    has_more: bool
+    broadened: bool = False  # no paper had every word, so these have any of them
+
+
+@dataclass(frozen=True)
+class TopicCount:
+    """A topic and how many catalogue papers carry it."""
+
+    name: str
+    papers: int
+
+
+class PaperStore:
+    """Read access to the catalogue for the bot (aiosqlite)."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    async def _with_topics(self, rows: Iterable[Any]) -> list[Paper]:
+        rows = list(rows)
+        if not rows:
+            return []
+        ids = [row[0] for row in rows]
+        tags: dict[int, list[tuple[str, TagSource]]] = {i: [] for i in ids}
+        marks = ",".join("?" * len(ids))
+        async with self._conn.execute(
+            f"SELECT pt.paper_id, pt.topic, pt.source FROM paper_topics pt JOIN topics t ON t.name = pt.topic"
+            f" WHERE pt.paper_id IN ({marks}) ORDER BY t.position",
+            ids,
+        ) as cursor:
+            async for paper_id, topic, source in cursor:
+                tags[paper_id].append((topic, TagSource(source)))
+        return [
+            Paper(
+                arxiv_id=row[1],
+                title_en=row[2],
+                title_zh=row[3],
+                abstract_zh=row[4],
+                published=date.fromisoformat(row[5]),
+                date_is_exact=bool(row[6]),
+                topics=tuple(tags[row[0]]),
+            )
+            for row in rows
+        ]
+
+    async def get(self, arxiv_id: str) -> Paper | None:
+        """The paper with this canonical arXiv ID, if catalogued."""
+        async with self._conn.execute(
+            f"SELECT {_PAPER_COLUMNS} FROM papers p WHERE p.arxiv_id = ?", (arxiv_id,)
+        ) as cursor:
+            row = await cursor.fetchone()
+        papers = await self._with_topics([row] if row else [])
+        return papers[0] if papers else None
+
+    async def get_many(self, arxiv_ids: Sequence[str]) -> dict[str, Paper]:
+        """Papers by ID (missing IDs are absent from the result)."""
+        if not arxiv_ids:
+            return {}
+        marks = ",".join("?" * len(arxiv_ids))
+        async with self._conn.execute(
+            f"SELECT {_PAPER_COLUMNS} FROM papers p WHERE p.arxiv_id IN ({marks})", list(arxiv_ids)
+        ) as cursor:
+            rows = await cursor.fetchall()
+        return {p.arxiv_id: p for p in await self._with_topics(rows)}
+
+    async def count(self) -> int:
+        """Number of catalogued papers."""
+        async with self._conn.execute("SELECT count(*) FROM papers") as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    async def search(self, query: str, *, offset: int = 0, limit: int = 5, broaden: bool = False) -> SearchPage:
+        """Ranked full-text search, title matches first, then bm25.
+
+        With `broaden`, or when no paper holds every word on the first page, papers holding any
+        word are returned instead (marked `broadened`).
+        """
+        strict = match_expression(query)
+        if strict is None:
+            return SearchPage(hits=[], has_more=False)
+        if not broaden:
+            page = await self._search(strict, offset, limit)
+            if page.hits or offset > 0:
+                return page
+        loose = match_expression(query, any_term=True)
+        if loose is None or (loose == strict and not broaden):
+            return SearchPage(hits=[], has_more=False)
+        page = await self._search(loose, offset, limit)
+        return SearchPage(page.hits, page.has_more, broadened=True)
+
+    async def _search(self, expression: str, offset: int, limit: int) -> SearchPage:
+        # Weights: title 10, abstract 1. Title hits are ranked first outright, then by bm25.
+        sql = f"""
+            SELECT {_PAPER_COLUMNS}, m.rowid IN (
+                SELECT rowid FROM papers_fts WHERE papers_fts MATCH :title_expr
+            ) AS in_title
+            FROM (
+                SELECT rowid, bm25(papers_fts, 10.0, 1.0) AS score
+                FROM papers_fts WHERE papers_fts MATCH :expr
+            ) m JOIN papers p ON p.id = m.rowid
+            ORDER BY in_title DESC, m.score, p.published DESC
+            LIMIT :limit OFFSET :offset
+        """
+        params = {
+            "expr": expression,
+            "title_expr": f"title : ({expression})",
+            "limit": limit + 1,
+            "offset": offset,
+        }
+        async with self._conn.execute(sql, params) as cursor:
+            rows = list(await cursor.fetchall())
+        in_title = {row[1]: bool(row[7]) for row in rows}
+        papers = await self._with_topics(rows[:limit])
+        hits = [SearchHit(p, in_title[p.arxiv_id]) for p in papers]
+        return SearchPage(hits=hits, has_more=len(rows) > limit)
+
+    async def topic_counts(self) -> list[TopicCount]:
+        """Every topic in taxonomy order with its paper count (topics without papers included)."""
+        async with self._conn.execute(
+            "SELECT t.name, count(pt.paper_id) FROM topics t LEFT JOIN paper_topics pt ON pt.topic = t.name"
+            " GROUP BY t.name ORDER BY t.position"
+        ) as cursor:
+            return [TopicCount(name, int(n)) async for name, n in cursor]
+
+    async def papers_of_topic(self, topic: str, *, offset: int = 0, limit: int = 5) -> list[Paper]:
+        """A topic's papers, newest first."""
+        async with self._conn.execute(
+            f"SELECT {_PAPER_COLUMNS} FROM paper_topics pt JOIN papers p ON p.id = pt.paper_id"
+            " WHERE pt.topic = ? ORDER BY p.published DESC, p.arxiv_id DESC LIMIT ? OFFSET ?",
+            (topic, limit, offset),
+        ) as cursor:
+            rows = await cursor.fetchall()
+        return await self._with_topics(rows)
+
+    async def related(self, arxiv_id: str, *, limit: int = 3) -> list[Paper]:
+        """Papers sharing the most topics with this one, newest first among equals."""
+        async with self._conn.execute(
+            f"SELECT {_PAPER_COLUMNS} FROM papers p JOIN ("
+            "   SELECT other.paper_id, count(*) AS shared FROM paper_topics mine"
+            "   JOIN paper_topics other ON other.topic = mine.topic AND other.paper_id != mine.paper_id"
+            "   WHERE mine.paper_id = (SELECT id FROM papers WHERE arxiv_id = ?)"
+            "   GROUP BY other.paper_id ORDER BY shared DESC LIMIT 200"
+            " ) r ON r.paper_id = p.id ORDER BY r.shared DESC, p.published DESC, p.arxiv_id DESC LIMIT ?",
+            (arxiv_id, limit),
+        ) as cursor:
+            rows = await cursor.fetchall()
+        return await self._with_topics(rows)
+
+    async def topic_papers_newest_first(self) -> dict[str, list[str]]:
+        """Topic -> every arXiv ID carrying it, newest first (the push planner's in-memory view)."""
+        result: dict[str, list[str]] = {}
+        async with self._conn.execute(
+            "SELECT pt.topic, p.arxiv_id FROM paper_topics pt JOIN papers p ON p.id = pt.paper_id"
+            " ORDER BY pt.topic, p.published DESC, p.arxiv_id DESC"
+        ) as cursor:
+            async for topic, arxiv_id in cursor:
+                result.setdefault(topic, []).append(arxiv_id)
+        return result
+
+    async def search_ids_newest_first(self, query: str, *, limit: int = 200) -> list[str]:
+        """IDs of papers matching every word of `query`, newest first (keyword subscriptions)."""
+        expression = match_expression(query)
+        if expression is None:
+            return []
+        async with self._conn.execute(
+            "SELECT p.arxiv_id FROM papers_fts f JOIN papers p ON p.id = f.rowid"
+            " WHERE papers_fts MATCH ? ORDER BY p.published DESC, p.arxiv_id DESC LIMIT ?",
+            (expression, limit),
+        ) as cursor:
+            return [row[0] async for row in cursor]
