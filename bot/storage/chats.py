@@ -59,9 +59,7 @@ class AddResult(StrEnum):
     LIMIT = "limit"
 
 
-_CHAT_COLUMNS = (
-    "chat_id, kind, script, push_time, timezone, active, inactive_reason, next_push_at, last_push_date"
-)
+_CHAT_COLUMNS = "chat_id, kind, script, push_time, timezone, active, inactive_reason, next_push_at, last_push_date"
 
 
 def _now() -> str:
@@ -124,9 +122,7 @@ class ChatStore:
 
     async def set_next_push(self, chat_id: int, next_push_at: int | None) -> None:
         """Store when the chat's next daily push is due (None: nothing to push)."""
-        await self._conn.execute(
-            "UPDATE chats SET next_push_at = ? WHERE chat_id = ?", (next_push_at, chat_id)
-        )
+        await self._conn.execute("UPDATE chats SET next_push_at = ? WHERE chat_id = ?", (next_push_at, chat_id))
 
     async def deactivate(self, chat_id: int, reason: str) -> None:
         """Stop pushing to a chat that blocked, left or vanished."""
@@ -140,9 +136,13 @@ class ChatStore:
         conn = self._conn
         await conn.execute("BEGIN IMMEDIATE")
         try:
+            async with conn.execute("SELECT 1 FROM chats WHERE chat_id = ?", (old_chat_id,)) as cur:
+                old_exists = await cur.fetchone() is not None
             async with conn.execute("SELECT 1 FROM chats WHERE chat_id = ?", (new_chat_id,)) as cur:
                 exists = await cur.fetchone() is not None
-            if not exists:
+            if not old_exists or old_chat_id == new_chat_id:
+                pass  # already moved (both service messages arrive), or nothing to move
+            elif not exists:
                 # ON UPDATE CASCADE carries subscriptions, deliveries and notices along.
                 await conn.execute(
                     "UPDATE chats SET chat_id = ?, kind = 'supergroup', updated_at = ? WHERE chat_id = ?",

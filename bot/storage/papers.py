@@ -161,14 +161,17 @@ class PaperStore:
             return []
         ids = [row[0] for row in rows]
         tags: dict[int, list[tuple[str, TagSource]]] = {i: [] for i in ids}
-        marks = ",".join("?" * len(ids))
-        async with self._conn.execute(
-            f"SELECT pt.paper_id, pt.topic, pt.source FROM paper_topics pt JOIN topics t ON t.name = pt.topic"
-            f" WHERE pt.paper_id IN ({marks}) ORDER BY t.position",
-            ids,
-        ) as cursor:
-            async for paper_id, topic, source in cursor:
-                tags[paper_id].append((topic, TagSource(source)))
+        # Chunks keep each statement under SQLite's limit on bound parameters.
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            async with self._conn.execute(
+                "SELECT pt.paper_id, pt.topic, pt.source FROM paper_topics pt JOIN topics t ON t.name = pt.topic"
+                f" WHERE pt.paper_id IN ({marks}) ORDER BY t.position",
+                chunk,
+            ) as cursor:
+                async for paper_id, topic, source in cursor:
+                    tags[paper_id].append((topic, TagSource(source)))
         return [
             Paper(
                 arxiv_id=row[1],
@@ -201,6 +204,12 @@ class PaperStore:
         ) as cursor:
             rows = await cursor.fetchall()
         return {p.arxiv_id: p for p in await self._with_topics(rows)}
+
+    async def all_papers(self) -> list[Paper]:
+        """Every paper (operator tools on small catalogues, e.g. rule evaluation)."""
+        async with self._conn.execute(f"SELECT {_PAPER_COLUMNS} FROM papers p ORDER BY p.arxiv_id") as cursor:
+            rows = await cursor.fetchall()
+        return await self._with_topics(rows)
 
     async def count(self) -> int:
         """Number of catalogued papers."""

@@ -1,0 +1,145 @@
+"""`python -m bot [command]`: run the bot (default), ingest seeds, look up and search papers, evaluate
+topic rules, show push statistics."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from bot.catalogue.topics import Taxonomy, evaluate, format_evaluation
+from bot.config import ConfigError, Settings, load_settings
+from bot.logs import setup_logging
+from bot.push.report import format_stats
+from bot.push.service import PushService
+from bot.services.catalogue import CatalogueService, LookupStatus
+from bot.services.ingest import ingest
+from bot.storage.db import connect, open_database
+from bot.storage.papers import PaperStore
+from bot.terminal import NoSender, format_paper, format_search
+
+NO_TOKEN = (
+    "TELEGRAM_BOT_TOKEN is not set and there is no terminal for the console mode.\n"
+    "Set the token from @BotFather:  export TELEGRAM_BOT_TOKEN=123456:ABC...  and run `make run` again,\n"
+    "or run `make run` in a terminal to try the bot in console mode."
+)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bot", description="Daily AI-paper digest bot")
+    parser.add_argument("--config", type=Path, help="TOML configuration (default: BOT_CONFIG or config/bot.toml)")
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("run", help="start the bot (console mode without TELEGRAM_BOT_TOKEN)")
+    ingest_cmd = sub.add_parser("ingest", help="load seed files into the database")
+    ingest_cmd.add_argument("paths", nargs="*", type=Path, help="files or directories (default: seeds/)")
+    paper = sub.add_parser("paper", help="show a paper by arXiv ID or link")
+    paper.add_argument("id")
+    search = sub.add_parser("search", help="search the catalogue")
+    search.add_argument("words", nargs="+")
+    search.add_argument("--page", type=int, default=1)
+    topics = sub.add_parser("topics", help="list topics, or evaluate the keyword rules")
+    topics.add_argument("--evaluate", action="store_true", help="precision/recall of the rules on tagged papers")
+    sub.add_parser("stats", help="chats, subscribers and today's pushes")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the process exit status."""
+    args = _parser().parse_args(argv)
+    setup_logging()
+    try:
+        settings = load_settings(args.config, os.environ)
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    command = args.command or "run"
+    if command == "run":
+        return _run(settings)
+    if command == "ingest":
+        return _ingest(settings, args.paths or [settings.seeds])
+    if command == "paper":
+        return asyncio.run(_paper(settings, args.id))
+    if command == "search":
+        return asyncio.run(_search(settings, " ".join(args.words), args.page))
+    if command == "topics":
+        return asyncio.run(_topics(settings, evaluate_rules=args.evaluate))
+    return asyncio.run(_stats(settings))
+
+
+def _run(settings: Settings) -> int:
+    # Imported here so the operator commands do not load the Telegram stack.
+    if settings.token:
+        from bot.telegram.runner import run_bot
+
+        run_bot(settings)
+        return 0
+    if sys.stdin.isatty() and sys.stdout.isatty():
+        from bot.telegram.console import run_console_mode
+
+        return run_console_mode(settings)
+    print(NO_TOKEN, file=sys.stderr)
+    return 2
+
+
+def _ingest(settings: Settings, paths: list[Path]) -> int:
+    conn = connect(settings.database)
+    try:
+        report = ingest(
+            conn, paths, Taxonomy.load(settings.topics), progress=lambda m: print(m, file=sys.stderr, flush=True)
+        )
+    finally:
+        conn.close()
+    print(report.format())
+    return 0 if report.files else 1
+
+
+@asynccontextmanager
+async def _catalogue(settings: Settings) -> AsyncIterator[CatalogueService]:
+    conn = await open_database(settings.database)
+    try:
+        yield CatalogueService(PaperStore(conn), Taxonomy.load(settings.topics))
+    finally:
+        await conn.close()
+
+
+async def _paper(settings: Settings, text: str) -> int:
+    async with _catalogue(settings) as catalogue:
+        lookup = await catalogue.lookup(text)
+    if lookup.status is LookupStatus.FOUND and lookup.paper is not None:
+        print(format_paper(lookup.paper))
+        return 0
+    if lookup.status is LookupStatus.NOT_IN_CATALOGUE:
+        print(f"{lookup.arxiv_id}: not in the catalogue (https://arxiv.org/abs/{lookup.arxiv_id})")
+        return 1
+    print(f"{text!r} is not an arXiv ID or link (e.g. 2404.07965, arXiv:2404.07965v2, an abs or pdf URL)")
+    return 2
+
+
+async def _search(settings: Settings, query: str, page: int) -> int:
+    async with _catalogue(settings) as catalogue:
+        result = await catalogue.search(query, page=max(page - 1, 0), page_size=settings.search_page_size)
+    print(format_search(result))
+    return 0 if result.hits else 1
+
+
+async def _topics(settings: Settings, *, evaluate_rules: bool) -> int:
+    async with _catalogue(settings) as catalogue:
+        if evaluate_rules:
+            print(format_evaluation(evaluate(await catalogue.all_papers(), catalogue.taxonomy)))
+            return 0
+        for topic in await catalogue.topics():
+            print(f"{topic.papers:6d}  {topic.name}")
+    return 0
+
+
+async def _stats(settings: Settings) -> int:
+    conn = await open_database(settings.database)
+    try:
+        print(format_stats(await PushService(conn, settings, NoSender()).stats()))
+    finally:
+        await conn.close()
+    return 0

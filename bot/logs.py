@@ -1,0 +1,45 @@
+"""Logging set-up: a filter that redacts bot tokens from every record, and quiet HTTP client loggers."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+# `bot<id>:<secret>` in URLs, and a bare `<id>:<secret>` token anywhere else.
+_TOKEN = re.compile(r"(bot)?\d{5,}:[A-Za-z0-9_-]{20,}")
+
+
+def redact(text: str) -> str:
+    """`text` with every bot token replaced."""
+    return _TOKEN.sub(lambda m: (m.group(1) or "") + "<redacted>", text)
+
+
+class RedactTokens(logging.Filter):
+    """Rewrites a record's message (and exception text) with tokens removed."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        if record.exc_info and record.exc_info[1] is not None:
+            # Tracebacks repeat request URLs: format them now, redacted, instead of at emit time.
+            formatted = redact(logging.Formatter().formatException(record.exc_info))
+            record.msg, record.args = f"{cleaned}\n{formatted}", None
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+def setup_logging(level: int = logging.INFO) -> None:
+    """Root logging to stderr with token redaction; httpx and apscheduler turned down."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactTokens())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # httpx logs every request URL, token included, at INFO.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)

@@ -1,0 +1,160 @@
+"""Wiring the python-telegram-bot Application: defaults, handlers, start-up and shutdown, the push clock."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from telegram import BotCommand, LinkPreviewOptions, Update
+from telegram.constants import ParseMode
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    Defaults,
+    InlineQueryHandler,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from bot.catalogue.topics import Taxonomy
+from bot.config import Settings
+from bot.push.service import PushService
+from bot.services.catalogue import CatalogueService
+from bot.services.chats import ChatService
+from bot.services.ingest import ingest, needs_ingest
+from bot.storage.chats import ChatStore
+from bot.storage.db import connect, open_database
+from bot.storage.papers import PaperStore
+from bot.telegram import render
+from bot.telegram.context import SERVICES_KEY, Context, Services, services
+from bot.telegram.handlers import admin, digest, papers, settings, start, subscriptions
+from bot.telegram.handlers.buttons import on_button
+from bot.telegram.handlers.errors import on_error
+from bot.telegram.sender import TelegramSender
+from bot.telegram.throttle import Throttle
+from bot.text.normalize import Script, to_script
+
+log = logging.getLogger(__name__)
+PUSH_JOB = "daily-push-tick"
+
+# Command name -> handler. /help and the README list exactly these (a test checks).
+HANDLERS = {
+    "start": start.start,
+    "help": start.help_command,
+    "topics": subscriptions.topics,
+    "subscribe": subscriptions.subscribe,
+    "unsubscribe": subscriptions.unsubscribe,
+    "subscriptions": subscriptions.subscriptions,
+    "paper": papers.paper,
+    "search": papers.search,
+    "today": digest.today,
+    "time": settings.set_time,
+    "lang": settings.lang,
+    "stats": admin.stats,
+}
+
+
+def _ingest_if_changed(settings: Settings, taxonomy: Taxonomy) -> None:
+    conn = connect(settings.database)
+    try:
+        if needs_ingest(conn, [settings.seeds]):
+            report = ingest(conn, [settings.seeds], taxonomy)
+            log.info("seed files changed: ingested\n%s", report.format())
+    finally:
+        conn.close()
+
+
+async def _post_init(application: Application) -> None:  # type: ignore[type-arg]
+    """Open the databases, ingest changed seeds, build the services, register commands, start the clock."""
+    settings: Settings = application.bot_data["settings"]
+    taxonomy = Taxonomy.load(settings.topics)
+    await asyncio.to_thread(_ingest_if_changed, settings, taxonomy)
+    handler_db = await open_database(settings.database)
+    # The push fan-out runs beside handlers: its own connection keeps their transactions apart.
+    push_db = await open_database(settings.database)
+    push = PushService(push_db, settings, TelegramSender(application.bot))
+    await push.recover()
+    chat_store = ChatStore(handler_db)
+    application.bot_data[SERVICES_KEY] = Services(
+        settings=settings,
+        catalogue=CatalogueService(PaperStore(handler_db), taxonomy),
+        chats=ChatService(chat_store, taxonomy, settings, push),
+        chat_store=chat_store,
+        push=push,
+        connections=(handler_db, push_db),
+    )
+    await _set_commands(application)
+    if application.job_queue is not None:
+        now = datetime.now(UTC)
+        # Tick on each minute boundary; the first tick soon after start catches up missed pushes.
+        application.job_queue.run_repeating(
+            _push_tick, interval=60, first=max(1.0, 60 - now.second - now.microsecond / 1e6), name=PUSH_JOB
+        )
+        application.job_queue.run_once(_push_tick, when=1.0, name=f"{PUSH_JOB}-catch-up")
+
+
+async def _post_shutdown(application: Application) -> None:  # type: ignore[type-arg]
+    """Close the databases."""
+    found = application.bot_data.pop(SERVICES_KEY, None)
+    if isinstance(found, Services):
+        for conn in found.connections:
+            await conn.close()
+
+
+async def _set_commands(application: Application) -> None:  # type: ignore[type-arg]
+    public = [c for c in render.COMMANDS if c.name != "stats"]
+    for language, script in ((None, Script.SIMPLIFIED), ("zh-hans", Script.SIMPLIFIED), ("zh-hant", Script.TRADITIONAL)):
+        commands = [BotCommand(c.name, to_script(c.description, script)) for c in public]
+        await application.bot.set_my_commands(commands, language_code=language)
+
+
+async def _push_tick(context: Context) -> None:
+    """One minute of the daily push: send to every chat whose local time has come."""
+    await services(context).push.tick()
+
+
+def build_application(settings: Settings) -> Application:  # type: ignore[type-arg]
+    """The bot: handlers, defaults, database lifecycle and the push clock."""
+    defaults = Defaults(
+        parse_mode=ParseMode.HTML,
+        tzinfo=ZoneInfo(settings.default_timezone),
+        link_preview_options=LinkPreviewOptions(is_disabled=True),
+    )
+    application = (
+        ApplicationBuilder()
+        .token(settings.token)
+        .base_url(f"{settings.api_url}/bot")
+        .base_file_url(f"{settings.api_url}/file/bot")
+        .defaults(defaults)
+        .connection_pool_size(64)
+        .post_init(_post_init)
+        .post_shutdown(_post_shutdown)
+        .build()
+    )
+    application.bot_data["settings"] = settings
+    application.add_handler(TypeHandler(Update, Throttle(settings.commands_per_minute)), group=-1)
+    for name, callback in HANDLERS.items():
+        application.add_handler(CommandHandler(name, callback))
+    application.add_handler(CallbackQueryHandler(on_button))
+    application.add_handler(InlineQueryHandler(papers.inline_query))
+    application.add_handler(MessageHandler(filters.COMMAND & filters.ChatType.PRIVATE, start.unknown))
+    application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, _on_migrate))
+    application.add_error_handler(on_error)
+    return application
+
+
+async def _on_migrate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A group became a supergroup: move its settings and history to the new id."""
+    message = update.effective_message
+    if message is None:
+        return
+    if message.migrate_to_chat_id:
+        await services(context).chat_store.migrate(message.chat_id, message.migrate_to_chat_id)
+    elif message.migrate_from_chat_id:
+        await services(context).chat_store.migrate(message.migrate_from_chat_id, message.chat_id)

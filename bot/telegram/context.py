@@ -1,0 +1,39 @@
+"""What handlers reach through `context.bot_data`: the services, built once in post_init."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import aiosqlite
+from telegram.ext import CallbackContext, ContextTypes, ExtBot
+
+from bot.config import Settings
+from bot.push.service import PushService
+from bot.services.catalogue import CatalogueService
+from bot.services.chats import ChatService
+from bot.storage.chats import ChatStore
+
+SERVICES_KEY = "services"
+
+
+@dataclass
+class Services:
+    """Everything a handler may call; handlers hold no other state."""
+
+    settings: Settings
+    catalogue: CatalogueService
+    chats: ChatService
+    chat_store: ChatStore
+    push: PushService
+    connections: tuple[aiosqlite.Connection, ...]
+
+
+def services(context: CallbackContext[ExtBot[None], dict, dict, dict]) -> Services:  # type: ignore[type-arg]
+    """The services of the running application."""
+    found = context.bot_data.get(SERVICES_KEY)
+    if not isinstance(found, Services):
+        raise RuntimeError("services are not initialised (post_init did not run)")
+    return found
+
+
+Context = ContextTypes.DEFAULT_TYPE

@@ -1,0 +1,22 @@
+"""/stats for the configured admin ids."""
+
+from __future__ import annotations
+
+from telegram import Update
+
+from bot.push.report import format_stats
+from bot.telegram import render
+from bot.telegram.context import Context, services
+from bot.telegram.handlers.common import prepare, send
+
+
+async def stats(update: Update, context: Context) -> None:
+    """/stats: chats, subscribers per topic, today's pushes, next due minute (admins only)."""
+    script = await prepare(update, context)
+    svc = services(context)
+    user = update.effective_user
+    if user is None or user.id not in svc.settings.admin_ids:
+        await send(update, context, render.not_admin_command(script))
+        return
+    report = format_stats(await svc.push.stats())
+    await send(update, context, render.plain(f"<pre>{render.esc(render.cut(report, 3900))}</pre>", script))

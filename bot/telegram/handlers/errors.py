@@ -1,0 +1,34 @@
+"""Last-resort error handling: log without the token, apologise to the user, keep serving."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Update
+from telegram.error import Forbidden, TelegramError
+
+from bot.telegram import render
+from bot.telegram.context import Context, services
+from bot.text.normalize import Script
+
+log = logging.getLogger(__name__)
+
+
+async def on_error(update: object, context: Context) -> None:
+    """Log the exception (the redacting log filter strips tokens) and tell the user, in their script."""
+    error = context.error
+    log.error("handler failed: %s: %s", type(error).__name__, error, exc_info=error)
+    if not isinstance(update, Update) or update.effective_chat is None or isinstance(error, Forbidden):
+        return
+    script = Script.SIMPLIFIED
+    try:
+        script = await services(context).chats.script(update.effective_chat.id)
+    except Exception:  # the database may be what failed; the apology must still go out
+        log.warning("could not read the chat's script for the apology")
+    apology = render.apology(script)
+    try:
+        if update.callback_query is not None:
+            await update.callback_query.answer(render.cut(apology.text, 200))
+        await context.bot.send_message(update.effective_chat.id, apology.text)
+    except TelegramError as exc:
+        log.warning("could not send the apology: %s", exc)

@@ -1,0 +1,134 @@
+"""/paper, /search, paper and paging buttons, and inline mode."""
+
+from __future__ import annotations
+
+from uuid import uuid4
+
+from telegram import InlineQueryResultArticle, InputTextMessageContent, Update
+
+from bot.catalogue.model import Paper
+from bot.services.catalogue import LookupStatus, clean_query
+from bot.storage.chats import SubscriptionKind
+from bot.telegram import render
+from bot.telegram.callbacks import Callback
+from bot.telegram.context import Context, services
+from bot.telegram.handlers.common import argument, edit, prepare, send
+from bot.text.normalize import Script, script_for_language
+
+INLINE_PAGE = 10
+
+
+async def subscribed_topics(context: Context, chat_id: int) -> frozenset[str]:
+    """Names of the topics a chat follows (to label topic buttons)."""
+    subs = await services(context).chat_store.subscriptions(chat_id)
+    return frozenset(s.value for s in subs if s.kind is SubscriptionKind.TOPIC)
+
+
+async def card(context: Context, chat_id: int, paper: Paper, script: Script) -> render.Reply:
+    """A paper card with related papers and the chat's topic state."""
+    svc = services(context)
+    lookup = await svc.catalogue.lookup(paper.arxiv_id)
+    return render.paper_card(
+        paper, script, related=lookup.related, subscribed=await subscribed_topics(context, chat_id)
+    )
+
+
+async def show_paper(update: Update, context: Context, text: str, script: Script) -> None:
+    """Answer with the card of the paper `text` names, or explain why not."""
+    lookup = await services(context).catalogue.lookup(text)
+    chat = update.effective_chat
+    if lookup.status is LookupStatus.FOUND and lookup.paper is not None and chat is not None:
+        reply = render.paper_card(
+            lookup.paper, script, related=lookup.related, subscribed=await subscribed_topics(context, chat.id)
+        )
+    elif lookup.status is LookupStatus.NOT_IN_CATALOGUE and lookup.arxiv_id:
+        reply = render.not_in_catalogue(lookup.arxiv_id, script)
+    else:
+        reply = render.paper_usage(script, text)
+    await send(update, context, reply)
+
+
+async def paper(update: Update, context: Context) -> None:
+    """/paper <arXiv ID or link>: the paper card."""
+    script = await prepare(update, context)
+    text = argument(context)
+    if not text.strip():
+        await send(update, context, render.paper_usage(script))
+        return
+    await show_paper(update, context, text, script)
+
+
+async def search_reply(
+    context: Context, query: str, page: int, script: Script, *, broaden: bool = False
+) -> render.Reply:
+    """The rendered search page for a query."""
+    svc = services(context)
+    size = svc.settings.search_page_size
+    result = await svc.catalogue.search(query, page=page, page_size=size, broaden=broaden)
+    if not result.hits:
+        if page > 0:
+            # A later page that became empty (catalogue changed): fall back to the first one.
+            return await search_reply(context, query, 0, script, broaden=broaden)
+        return render.search_empty(result.query, [t.name for t in result.suggestions], script)
+    query_id = await svc.chat_store.remember_query(result.query)
+    return render.search_page(
+        result.query, query_id, page, result.hits, result.has_more, script,
+        broadened=result.broadened, page_size=size,
+    )
+
+
+async def search(update: Update, context: Context) -> None:
+    """/search <words>: ranked results, five per page."""
+    script = await prepare(update, context)
+    query = clean_query(argument(context))
+    if not query:
+        await send(update, context, render.search_usage(script))
+        return
+    await send(update, context, await search_reply(context, query, 0, script))
+
+
+async def on_paper_button(update: Update, context: Context, data: Callback, script: Script) -> None:
+    """A button that opens a paper card (sent as a new message, so results stay in place)."""
+    await show_paper(update, context, data.arg, script)
+
+
+async def on_search_button(update: Update, context: Context, data: Callback, script: Script) -> None:
+    """◀ ▶: edit the results message to another page."""
+    query = await services(context).chat_store.query_by_id(int(data.arg))
+    if query is None:
+        await send(update, context, render.search_usage(script))
+        return
+    await edit(update, context, await search_reply(context, query, data.page, script, broaden=data.flag))
+
+
+async def inline_query(update: Update, context: Context) -> None:
+    """@bot <words>: matching papers whose result posts a paper card."""
+    query = update.inline_query
+    if query is None:
+        return
+    script = script_for_language(query.from_user.language_code)
+    text = clean_query(query.query)
+    svc = services(context)
+    try:
+        page = max(int(query.offset or 0), 0)
+    except ValueError:
+        page = 0
+    if not text:
+        await query.answer([], cache_time=5, is_personal=True)
+        return
+    result = await svc.catalogue.search(text, page=page, page_size=INLINE_PAGE)
+    results = []
+    for hit in result.hits:
+        reply = render.paper_card(hit.paper, script)
+        results.append(
+            InlineQueryResultArticle(
+                id=uuid4().hex,
+                title=render.cut(hit.paper.title_en, 200),
+                description=render.cut(hit.paper.title_zh or render.snippet(hit.paper.abstract_zh, text), 200),
+                input_message_content=InputTextMessageContent(
+                    reply.text, parse_mode="HTML", disable_web_page_preview=True
+                ),
+            )
+        )
+    next_offset = str(page + 1) if result.has_more else ""
+    await query.answer(results, cache_time=30, is_personal=False, next_offset=next_offset)

@@ -1,0 +1,57 @@
+"""The real bot running against the local Bot API server: used by the console, end-to-end tests and benchmarks."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from telegram import Update
+from telegram.ext import Application
+
+from bot.config import Settings
+from bot.localapi import LocalBotApi, RateLimits
+from bot.telegram.app import build_application
+
+# A token in Telegram's shape; it only ever reaches the local server on 127.0.0.1.
+LOCAL_TOKEN = "123456789:LOCAL-console-token-not-a-secret-0000"
+
+
+@dataclass
+class LocalBot:
+    """A running application and the local Bot API it talks to."""
+
+    api: LocalBotApi
+    application: Application  # type: ignore[type-arg]
+    settings: Settings
+
+
+@asynccontextmanager
+async def running_locally(
+    settings: Settings, *, limits: RateLimits | None = None, **api_options: Any
+) -> AsyncIterator[LocalBot]:
+    """Start the local Bot API and the real Application polling it; stop both on exit."""
+    api = LocalBotApi(LOCAL_TOKEN, limits=limits, **api_options)
+    await api.start()
+    local = settings.with_overrides(token=LOCAL_TOKEN, api_url=api.root)
+    application = build_application(local)
+    try:
+        await application.initialize()
+        if application.post_init is not None:
+            await application.post_init(application)
+        await application.start()
+        assert application.updater is not None
+        await application.updater.start_polling(poll_interval=0.0, timeout=10, allowed_updates=Update.ALL_TYPES)
+        try:
+            yield LocalBot(api, application, local)
+        finally:
+            if application.updater.running:
+                await application.updater.stop()
+            if application.running:
+                await application.stop()
+            if application.post_shutdown is not None:
+                await application.post_shutdown(application)
+            await application.shutdown()
+    finally:
+        await api.stop()

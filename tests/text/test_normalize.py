@@ -1,0 +1,26 @@
+from bot.text.normalize import Script, fold, script_for_language, strip_invisible, to_script
+
+
+def test_fold_ignores_script_case_width_and_invisible_characters() -> None:
+    assert fold("多模態LLM") == fold("多模态llm") == fold("多模态ＬＬＭ") == fold("多\u200b模態LLM\u200f")
+
+
+def test_fold_keeps_different_words_apart() -> None:
+    assert fold("量化") != fold("對齊")
+
+
+def test_to_script_converts_both_ways() -> None:
+    assert to_script("数据集", Script.TRADITIONAL) == "數據集"
+    assert to_script("對齊與微調", Script.SIMPLIFIED) == "对齐与微调"
+    assert to_script("GPT-4 <b>", Script.TRADITIONAL) == "GPT-4 <b>"
+
+
+def test_strip_invisible_removes_zero_width_and_bidi_controls() -> None:
+    assert strip_invisible("a\u200bb\u202ec\ufeffd") == "abcd"
+
+
+def test_script_follows_telegram_language_code() -> None:
+    for code in ("zh-hant", "zh-TW", "zh_hk", "zh-hant-tw"):
+        assert script_for_language(code) is Script.TRADITIONAL
+    for code in ("zh-hans", "zh", "zh-cn", "en", None, ""):
+        assert script_for_language(code) is Script.SIMPLIFIED
