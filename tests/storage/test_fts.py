@@ -6,7 +6,7 @@ from bot.storage.fts import index_text, match_expression, query_terms
 
 
 def test_han_runs_become_bigrams_and_latin_is_kept() -> None:
-    assert index_text("大語言模型 LLM") .split() == ["大语", "语言", "言模", "模型", "llm"]
+    assert index_text("大語言模型 LLM").split() == ["大语", "语言", "言模", "模型", "llm"]
 
 
 def test_query_words_become_token_phrases() -> None:

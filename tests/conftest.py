@@ -1,0 +1,50 @@
+"""Shared fixtures: settings pointing at a temp-file database, the real taxonomy and seeds."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiosqlite
+import pytest
+
+from bot.catalogue.topics import Taxonomy
+from bot.config import Settings, load_settings
+from bot.services.ingest import ingest
+from bot.storage.db import connect, open_database
+
+ROOT = Path(__file__).resolve().parents[1]
+ADMIN_ID = 4242
+
+
+@pytest.fixture(scope="session")
+def taxonomy() -> Taxonomy:
+    return Taxonomy.load(ROOT / "config" / "topics.toml")
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return load_settings(ROOT / "config" / "bot.toml", {}).with_overrides(
+        database=tmp_path / "bot.sqlite3",
+        seeds=ROOT / "seeds",
+        topics=ROOT / "config" / "topics.toml",
+        admin_ids=frozenset({ADMIN_ID}),
+    )
+
+
+@pytest.fixture
+def seeded(settings: Settings, taxonomy: Taxonomy) -> Path:
+    """The real seeds ingested into the test database; returns its path."""
+    conn = connect(settings.database)
+    try:
+        ingest(conn, [settings.seeds], taxonomy)
+    finally:
+        conn.close()
+    return settings.database
+
+
+@pytest.fixture
+async def db(seeded: Path) -> AsyncIterator[aiosqlite.Connection]:
+    conn = await open_database(seeded)
+    yield conn
+    await conn.close()
