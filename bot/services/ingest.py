@@ -30,6 +30,7 @@ class IngestReport:
     unchanged: int = 0
     duplicates_merged: int = 0
     rule_tagged: int = 0
+    unknown_topics: dict[str, int] = field(default_factory=dict)
     rejects: list[Reject] = field(default_factory=list)
 
     def format(self) -> str:
@@ -39,6 +40,11 @@ class IngestReport:
             f"entries: {self.entries}, distinct papers: {self.papers}, duplicates merged: {self.duplicates_merged}",
             f"papers new: {self.new}, updated: {self.updated}, unchanged: {self.unchanged}",
             f"papers tagged by topic rules: {self.rule_tagged}",
+            *(
+                [f"topics not in config/topics.toml (kept as written): {self.unknown_topics}"]
+                if self.unknown_topics
+                else []
+            ),
             f"rejected: {len(self.rejects)}",
         ]
         lines.extend(f"  {reject}" for reject in self.rejects)
@@ -110,8 +116,11 @@ def ingest(
     report.entries = len(entries)
     say(f"merging {len(entries)} entries ...")
     merged = merge(entries)
-    untagged = sum(1 for paper in merged.papers if not paper.topics)
-    papers = taxonomy.apply_rules(merged.papers)
+    # Topic names written in another script or as an alias are stored under the canonical name.
+    canonical, unknown_topics = taxonomy.canonicalize(merged.papers)
+    report.unknown_topics = unknown_topics
+    untagged = sum(1 for paper in canonical if not paper.topics)
+    papers = taxonomy.apply_rules(canonical)
     report.rule_tagged = untagged - sum(1 for paper in papers if not paper.topics)
     report.papers = len(papers)
     report.duplicates_merged = merged.duplicates_merged

@@ -10,6 +10,7 @@ tokens, so FTS syntax in user input (quotes, parentheses, AND/OR/NOT, `*`, `:`, 
 from __future__ import annotations
 
 import re
+from enum import StrEnum
 
 from bot.text.normalize import fold
 
@@ -25,15 +26,19 @@ _WORD = re.compile(rf"[^\W{_HAN}_]+")
 def _bigrams(run: str) -> list[str]:
     if len(run) == 1:
         return [run]
-    return [run[i : i + 2] for i in range(len(run) - 1)]
+    return list(map(str.__add__, run, run[1:]))
+
+
+def _spaced_bigrams(match: re.Match[str]) -> str:
+    run = match.group()
+    return f" {run} " if len(run) == 1 else " " + " ".join(map(str.__add__, run, run[1:])) + " "
 
 
 def index_text(text: str | None) -> str:
-    """The form of `text` stored in the FTS index."""
+    """The form of `text` stored in the FTS index (ingest calls this for every paper: keep it lean)."""
     if not text:
         return ""
-    folded = fold(text)
-    return _HAN_RUN.sub(lambda m: " " + " ".join(_bigrams(m.group())) + " ", folded)
+    return _HAN_RUN.sub(_spaced_bigrams, fold(text))
 
 
 def query_terms(query: str) -> list[list[str]]:
@@ -53,6 +58,13 @@ def query_terms(query: str) -> list[list[str]]:
     return terms
 
 
+def _cover(bigrams: list[str]) -> list[str]:
+    picked = bigrams[::2]
+    if len(bigrams) % 2 == 0:
+        picked.append(bigrams[-1])
+    return picked
+
+
 def _phrase(tokens: list[str]) -> str:
     # Tokens hold only letters, digits and Han characters, so quoting cannot be broken out of;
     # doubling quotes anyway keeps that true if _WORD ever changes.
@@ -63,9 +75,24 @@ def _phrase(tokens: list[str]) -> str:
     return phrase
 
 
-def match_expression(query: str, *, any_term: bool = False) -> str | None:
-    """An FTS5 MATCH expression for `query`: all words (or any, with any_term), or None if no words."""
+class Match(StrEnum):
+    """How strictly a query's words must appear, from strictest to broadest."""
+
+    PHRASES = "phrases"  # every word, a Chinese word as consecutive characters
+    TOKENS = "tokens"  # every word, a Chinese word's character pairs anywhere
+    ANY = "any"  # any word
+
+
+def match_expression(query: str, mode: Match = Match.PHRASES) -> str | None:
+    """An FTS5 MATCH expression for `query`, or None if it has no words."""
     terms = query_terms(query)
     if not terms:
         return None
-    return (" OR " if any_term else " AND ").join(_phrase(t) for t in terms)
+    if mode is Match.ANY:
+        return " OR ".join(_phrase(t) for t in terms)
+    if mode is Match.TOKENS:
+        # Latin words stay phrases (gpt-4 is "gpt 4"). A Han word is loosened to every other bigram
+        # plus the last one: each character is still required, with half the tokens to intersect.
+        parts = [[[tok] for tok in _cover(t)] if _HAN_RUN.fullmatch(t[0]) else [t] for t in terms]
+        return " AND ".join(_phrase(p) for part in parts for p in part)
+    return " AND ".join(_phrase(t) for t in terms)

@@ -42,7 +42,11 @@ def _run(conn: sqlite3.Connection, script: str) -> None:
 
 @migration(1)
 def catalogue(conn: sqlite3.Connection) -> None:
-    """Papers, topics, their tags, the FTS index kept in sync by triggers, and seen seed files."""
+    """Papers, topics, their tags, the FTS index kept in sync by triggers, and seen seed files.
+
+    The FTS table is contentless: it stores only the index of `fts_text()` (folded, bigrammed) text,
+    not a second copy of it; triggers delete old entries by recomputing the text they indexed.
+    """
     _run(
         conn,
         """
@@ -71,7 +75,7 @@ def catalogue(conn: sqlite3.Connection) -> None:
         ) WITHOUT ROWID;
         CREATE INDEX paper_topics_by_paper ON paper_topics (paper_id);
         CREATE VIRTUAL TABLE papers_fts USING fts5 (
-            title, abstract, tokenize = 'unicode61 remove_diacritics 2'
+            title, abstract, content = '', tokenize = 'unicode61 remove_diacritics 2'
         );
         CREATE TRIGGER papers_fts_insert AFTER INSERT ON papers BEGIN
             INSERT INTO papers_fts (rowid, title, abstract) VALUES (
@@ -82,13 +86,25 @@ def catalogue(conn: sqlite3.Connection) -> None:
         END;
         CREATE TRIGGER papers_fts_update AFTER UPDATE OF arxiv_id, title_en, title_zh, abstract_zh ON papers
         BEGIN
-            UPDATE papers_fts SET
-                title = fts_text(new.arxiv_id || ' ' || new.title_en || ' ' || new.title_zh),
-                abstract = fts_text(new.abstract_zh)
-            WHERE rowid = new.id;
+            INSERT INTO papers_fts (papers_fts, rowid, title, abstract) VALUES (
+                'delete',
+                old.id,
+                fts_text(old.arxiv_id || ' ' || old.title_en || ' ' || old.title_zh),
+                fts_text(old.abstract_zh)
+            );
+            INSERT INTO papers_fts (rowid, title, abstract) VALUES (
+                new.id,
+                fts_text(new.arxiv_id || ' ' || new.title_en || ' ' || new.title_zh),
+                fts_text(new.abstract_zh)
+            );
         END;
         CREATE TRIGGER papers_fts_delete AFTER DELETE ON papers BEGIN
-            DELETE FROM papers_fts WHERE rowid = old.id;
+            INSERT INTO papers_fts (papers_fts, rowid, title, abstract) VALUES (
+                'delete',
+                old.id,
+                fts_text(old.arxiv_id || ' ' || old.title_en || ' ' || old.title_zh),
+                fts_text(old.abstract_zh)
+            );
         END;
         CREATE TABLE seed_files (
             path TEXT PRIMARY KEY,

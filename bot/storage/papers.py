@@ -13,9 +13,15 @@ from typing import Any
 import aiosqlite
 
 from bot.catalogue.model import Paper, TagSource
-from bot.storage.fts import match_expression
+from bot.storage.fts import Match, match_expression
 
-_PAPER_COLUMNS = "p.id, p.arxiv_id, p.title_en, p.title_zh, p.abstract_zh, p.published, p.date_is_exact"
+# A paper row carries its tags as JSON, in taxonomy order, so one query reads a whole paper.
+_PAPER_COLUMNS = """p.id, p.arxiv_id, p.title_en, p.title_zh, p.abstract_zh, p.published, p.date_is_exact, (
+    SELECT json_group_array(json_array(tag.topic, tag.source)) FROM (
+        SELECT pt.topic, pt.source FROM paper_topics pt LEFT JOIN topics t ON t.name = pt.topic
+        WHERE pt.paper_id = p.id ORDER BY coalesce(t.position, 1000000), pt.topic
+    ) tag
+) AS tags"""
 
 
 def content_hash(paper: Paper) -> str:
@@ -149,29 +155,18 @@ class TopicCount:
     papers: int
 
 
+# How many of the newest matches of a query are ranked (see PaperStore._ranked).
+RANK_WINDOW = 2000
+
+
 class PaperStore:
     """Read access to the catalogue for the bot (aiosqlite)."""
 
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
 
-    async def _with_topics(self, rows: Iterable[Any]) -> list[Paper]:
-        rows = list(rows)
-        if not rows:
-            return []
-        ids = [row[0] for row in rows]
-        tags: dict[int, list[tuple[str, TagSource]]] = {i: [] for i in ids}
-        # Chunks keep each statement under SQLite's limit on bound parameters.
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            async with self._conn.execute(
-                "SELECT pt.paper_id, pt.topic, pt.source FROM paper_topics pt JOIN topics t ON t.name = pt.topic"
-                f" WHERE pt.paper_id IN ({marks}) ORDER BY t.position",
-                chunk,
-            ) as cursor:
-                async for paper_id, topic, source in cursor:
-                    tags[paper_id].append((topic, TagSource(source)))
+    @staticmethod
+    def _papers(rows: Iterable[Any]) -> list[Paper]:
         return [
             Paper(
                 arxiv_id=row[1],
@@ -180,18 +175,17 @@ class PaperStore:
                 abstract_zh=row[4],
                 published=date.fromisoformat(row[5]),
                 date_is_exact=bool(row[6]),
-                topics=tuple(tags[row[0]]),
+                topics=tuple((name, TagSource(source)) for name, source in json.loads(row[7])),
             )
             for row in rows
         ]
 
     async def get(self, arxiv_id: str) -> Paper | None:
         """The paper with this canonical arXiv ID, if catalogued."""
-        async with self._conn.execute(
+        rows = await self._conn.execute_fetchall(
             f"SELECT {_PAPER_COLUMNS} FROM papers p WHERE p.arxiv_id = ?", (arxiv_id,)
-        ) as cursor:
-            row = await cursor.fetchone()
-        papers = await self._with_topics([row] if row else [])
+        )
+        papers = self._papers(rows)
         return papers[0] if papers else None
 
     async def get_many(self, arxiv_ids: Sequence[str]) -> dict[str, Paper]:
@@ -203,13 +197,13 @@ class PaperStore:
             f"SELECT {_PAPER_COLUMNS} FROM papers p WHERE p.arxiv_id IN ({marks})", list(arxiv_ids)
         ) as cursor:
             rows = await cursor.fetchall()
-        return {p.arxiv_id: p for p in await self._with_topics(rows)}
+        return {p.arxiv_id: p for p in self._papers(rows)}
 
     async def all_papers(self) -> list[Paper]:
         """Every paper (operator tools on small catalogues, e.g. rule evaluation)."""
         async with self._conn.execute(f"SELECT {_PAPER_COLUMNS} FROM papers p ORDER BY p.arxiv_id") as cursor:
             rows = await cursor.fetchall()
-        return await self._with_topics(rows)
+        return self._papers(rows)
 
     async def count(self) -> int:
         """Number of catalogued papers."""
@@ -218,49 +212,49 @@ class PaperStore:
         return int(row[0]) if row else 0
 
     async def search(self, query: str, *, offset: int = 0, limit: int = 5, broaden: bool = False) -> SearchPage:
-        """Ranked full-text search, title matches first, then bm25.
+        """Ranked full-text search: title matches first, then by bm25.
 
-        With `broaden`, or when no paper holds every word on the first page, papers holding any
-        word are returned instead (marked `broadened`).
+        When no paper holds the words as typed, the search loosens step by step (Chinese words as
+        character pairs anywhere, then any word) and marks the page `broadened`. Paging buttons
+        pass `broaden` back so later pages continue the loosened search.
         """
-        strict = match_expression(query)
-        if strict is None:
-            return SearchPage(hits=[], has_more=False)
-        if not broaden:
-            page = await self._search(strict, offset, limit)
+        seen: set[str] = set()
+        for mode in Match:
+            expression = match_expression(query, mode)
+            if expression is None or expression in seen:
+                continue
+            seen.add(expression)
+            if broaden and mode is Match.PHRASES:
+                continue
+            page = await self._search(expression, offset, limit)
             if page.hits or offset > 0:
-                return page
-        loose = match_expression(query, any_term=True)
-        if loose is None or (loose == strict and not broaden):
-            return SearchPage(hits=[], has_more=False)
-        page = await self._search(loose, offset, limit)
-        return SearchPage(page.hits, page.has_more, broadened=True)
+                return SearchPage(page.hits, page.has_more, broadened=mode is not Match.PHRASES)
+        return SearchPage(hits=[], has_more=False)
 
     async def _search(self, expression: str, offset: int, limit: int) -> SearchPage:
-        # Weights: title 10, abstract 1. Title hits are ranked first outright, then by bm25.
-        sql = f"""
-            SELECT {_PAPER_COLUMNS}, m.rowid IN (
-                SELECT rowid FROM papers_fts WHERE papers_fts MATCH :title_expr
-            ) AS in_title
-            FROM (
-                SELECT rowid, bm25(papers_fts, 10.0, 1.0) AS score
-                FROM papers_fts WHERE papers_fts MATCH :expr
-            ) m JOIN papers p ON p.id = m.rowid
-            ORDER BY in_title DESC, m.score, p.published DESC
-            LIMIT :limit OFFSET :offset
-        """
-        params = {
-            "expr": expression,
-            "title_expr": f"title : ({expression})",
-            "limit": limit + 1,
-            "offset": offset,
-        }
-        async with self._conn.execute(sql, params) as cursor:
-            rows = list(await cursor.fetchall())
-        in_title = {row[1]: bool(row[7]) for row in rows}
-        papers = await self._with_topics(rows[:limit])
-        hits = [SearchHit(p, in_title[p.arxiv_id]) for p in papers]
-        return SearchPage(hits=hits, has_more=len(rows) > limit)
+        # A very common word (模型) matches most of the catalogue, and ranking every match would make
+        # a search cost grow with the catalogue. One pass walks the index newest-first (rowid order,
+        # no sorting inside SQLite) and scores at most RANK_WINDOW matches; Python sorts those.
+        # bm25 with the abstract weighted 0 is negative exactly when a query word is in the title:
+        # those papers come first; then bm25 with title weighted 10, abstract 1.
+        candidates = [
+            (-int(in_title), float(score), -int(rowid))
+            for rowid, in_title, score in await self._conn.execute_fetchall(
+                "SELECT rowid, bm25(papers_fts, 1.0, 0.0) < 0, bm25(papers_fts, 10.0, 1.0)"
+                " FROM papers_fts WHERE papers_fts MATCH ? ORDER BY rowid DESC LIMIT ?",
+                (expression, RANK_WINDOW),
+            )
+        ]
+        candidates.sort()
+        page = candidates[offset : offset + limit]
+        if not page:
+            return SearchPage(hits=[], has_more=False)
+        ids = [-rowid for _, _, rowid in page]
+        marks = ",".join("?" * len(ids))
+        rows = await self._conn.execute_fetchall(f"SELECT {_PAPER_COLUMNS} FROM papers p WHERE p.id IN ({marks})", ids)
+        by_id = {int(row[0]): paper for row, paper in zip(rows, self._papers(rows), strict=True)}
+        hits = [SearchHit(by_id[-rowid], flag == -1) for flag, _, rowid in page if -rowid in by_id]
+        return SearchPage(hits=hits, has_more=len(candidates) > offset + limit)
 
     async def topic_counts(self) -> list[TopicCount]:
         """Every topic in taxonomy order with its paper count (topics without papers included)."""
@@ -278,7 +272,7 @@ class PaperStore:
             (topic, limit, offset),
         ) as cursor:
             rows = await cursor.fetchall()
-        return await self._with_topics(rows)
+        return self._papers(rows)
 
     async def related(self, arxiv_id: str, *, limit: int = 3) -> list[Paper]:
         """Papers sharing the most topics with this one, newest first among equals."""
@@ -292,7 +286,7 @@ class PaperStore:
             (arxiv_id, limit),
         ) as cursor:
             rows = await cursor.fetchall()
-        return await self._with_topics(rows)
+        return self._papers(rows)
 
     async def topic_papers_newest_first(self) -> dict[str, list[str]]:
         """Topic -> every arXiv ID carrying it, newest first (the push planner's in-memory view)."""

@@ -24,3 +24,8 @@ def test_script_follows_telegram_language_code() -> None:
         assert script_for_language(code) is Script.TRADITIONAL
     for code in ("zh-hans", "zh", "zh-cn", "en", None, ""):
         assert script_for_language(code) is Script.SIMPLIFIED
+
+
+def test_zero_width_joiner_inside_emoji_is_kept() -> None:
+    assert strip_invisible("👩\u200d💻") == "👩\u200d💻"
+    assert strip_invisible("量\u200d化") == "量化"

@@ -1,0 +1,304 @@
+"""The delivery log (`deliveries`) and topic-exhaustion notices (`exhausted`): the push's source of truth.
+
+A row is one message to one chat: a paper (`kind='paper'`, unique per (chat, arXiv ID), so no chat
+ever gets a paper twice) or an exhaustion notice. Its state moves planned -> sending -> sent | failed;
+rows found in 'sending' after a restart become 'unknown' (maybe delivered, never re-sent).
+
+Multi-statement writes go through `DeliveryStore.run`, which executes a synchronous function as one
+item on the aiosqlite connection's own thread, inside BEGIN IMMEDIATE ... COMMIT. Being one queue
+item, no other coroutine's statement can land inside the transaction, and the planner reads the log
+and inserts its plan in the same transaction, so its view of what a chat has seen cannot go stale.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, NamedTuple, TypeVar
+
+import aiosqlite
+
+T = TypeVar("T")
+
+# Chats per statement when a query takes a list of chats (bound as one JSON array).
+_BUSY = object()
+
+
+class ChatRow(NamedTuple):
+    """The schedule columns of a chat (None: not chosen, use the default)."""
+
+    chat_id: int
+    script: str | None
+    push_time: str | None
+    timezone: str | None
+    last_push_date: str | None
+    active: bool
+    next_push_at: int | None
+
+
+class PlannedRow(NamedTuple):
+    """One planned message: a paper (`arxiv_id`) or, when `arxiv_id` is None, an exhaustion notice."""
+
+    id: int
+    arxiv_id: str | None
+    subscription: str  # Subscription.key
+    total: int  # notices: the subscription's paper count when it ran out
+
+
+class NewRow(NamedTuple):
+    """A message to plan (no id yet)."""
+
+    chat_id: int
+    arxiv_id: str | None
+    subscription: str
+    via: str  # 'push' | 'today'
+    local_date: str
+    total: int = 0
+
+
+class Final(NamedTuple):
+    """The outcome of one row."""
+
+    id: int
+    state: str  # 'sent' | 'failed' | 'planned' (back to planned after a 429)
+    attempts: int
+    error: str | None
+    at: str | None
+
+
+_CHAT_COLUMNS = "c.chat_id, c.script, c.push_time, c.timezone, c.last_push_date, c.active, c.next_push_at"
+_DUE = "c.active = 1 AND c.next_push_at IS NOT NULL AND c.next_push_at <= ?"
+
+
+def _ids(chat_ids: Iterable[int]) -> str:
+    return json.dumps(list(chat_ids))
+
+
+class DeliverySession:
+    """Synchronous statements for use inside `DeliveryStore.run` (one open transaction)."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        cursor = self._db.cursor()
+        cursor.row_factory = None  # plain tuples: cheaper than Row for hundreds of thousands of rows
+        return cursor.execute(sql, params).fetchall()
+
+    def history(self, targets: Mapping[int, str]) -> tuple[dict[int, set[str]], set[int]]:
+        """For chats -> the local date being pushed: papers each chat has in the log (any state),
+        and which chats already have push papers planned for that date (a plan to resume, not redo)."""
+        seen: dict[int, set[str]] = {}
+        planned: set[int] = set()
+        for chat_id, arxiv_id, via, day in self._rows(
+            "SELECT chat_id, arxiv_id, via, local_date FROM deliveries"
+            " WHERE kind = 'paper' AND chat_id IN (SELECT value FROM json_each(?))",
+            (_ids(targets),),
+        ):
+            found = seen.get(chat_id)
+            if found is None:
+                found = seen[chat_id] = set()
+            found.add(arxiv_id)
+            if via == "push" and day == targets[chat_id]:
+                planned.add(chat_id)
+        return seen, planned
+
+    def exhausted(self, chat_ids: Iterable[int]) -> dict[int, dict[str, int]]:
+        """Chat -> subscription key -> paper count when the chat was told the subscription ran out."""
+        result: dict[int, dict[str, int]] = {}
+        for chat_id, key, papers in self._rows(
+            "SELECT chat_id, subscription, papers FROM exhausted WHERE chat_id IN (SELECT value FROM json_each(?))",
+            (_ids(chat_ids),),
+        ):
+            result.setdefault(chat_id, {})[key] = papers
+        return result
+
+    def open_rows(self, chat_ids: Iterable[int]) -> dict[int, list[PlannedRow]]:
+        """Rows still 'planned' (left by a crash or an aborted fan-out), oldest first."""
+        result: dict[int, list[PlannedRow]] = {}
+        for row_id, chat_id, arxiv_id, key, total in self._rows(
+            "SELECT d.id, d.chat_id, d.arxiv_id, d.subscription, coalesce(e.papers, 0) FROM deliveries d"
+            " LEFT JOIN exhausted e ON e.chat_id = d.chat_id AND e.subscription = d.subscription"
+            " WHERE d.state = 'planned' AND d.chat_id IN (SELECT value FROM json_each(?)) ORDER BY d.id",
+            (_ids(chat_ids),),
+        ):
+            result.setdefault(chat_id, []).append(PlannedRow(row_id, arxiv_id, key, total))
+        return result
+
+    def insert(self, rows: Sequence[NewRow], planned_at: str) -> list[int]:
+        """Insert rows as 'planned'; their ids, in order."""
+        if not rows:
+            return []
+        before = self._rows("SELECT coalesce(max(id), 0) FROM deliveries")[0][0]
+        self._db.executemany(
+            "INSERT INTO deliveries (chat_id, arxiv_id, kind, subscription, via, local_date, state, planned_at)"
+            " VALUES (?, ?, iif(?2 IS NULL, 'notice', 'paper'), ?, ?, ?, 'planned', ?)",
+            [(r.chat_id, r.arxiv_id, r.subscription, r.via, r.local_date, planned_at) for r in rows],
+        )
+        # Inside one write transaction new rowids are max(id)+1, +2, ... in insertion order.
+        ids = [row[0] for row in self._rows("SELECT id FROM deliveries WHERE id > ? ORDER BY id", (before,))]
+        if len(ids) != len(rows):  # pragma: no cover - would mean SQLite changed its rowid rule
+            raise RuntimeError("planned rows did not get consecutive ids")
+        return ids
+
+    def set_exhausted(self, rows: Iterable[tuple[int, str, int]]) -> None:
+        """Record (chat, subscription key, paper count) notices."""
+        self._db.executemany(
+            "INSERT INTO exhausted (chat_id, subscription, papers) VALUES (?, ?, ?)"
+            " ON CONFLICT (chat_id, subscription) DO UPDATE SET papers = excluded.papers",
+            rows,
+        )
+
+    def clear_exhausted(self, rows: Iterable[tuple[int, str]]) -> None:
+        """Forget notices of subscriptions that have new papers again (the next run-out is told again)."""
+        self._db.executemany("DELETE FROM exhausted WHERE chat_id = ? AND subscription = ?", rows)
+
+    def set_schedule(self, rows: Iterable[tuple[int | None, str | None, int]]) -> None:
+        """(next_push_at, last_push_date or None to keep it, chat_id)."""
+        self._db.executemany(
+            "UPDATE chats SET next_push_at = ?, last_push_date = coalesce(?, last_push_date) WHERE chat_id = ?",
+            rows,
+        )
+
+    def mark_sending(self, ids: Iterable[int]) -> None:
+        self._db.executemany("UPDATE deliveries SET state = 'sending' WHERE id = ?", ((i,) for i in ids))
+
+    def finals(self, rows: Iterable[Final]) -> None:
+        self._db.executemany(
+            "UPDATE deliveries SET state = ?, attempts = ?, error = ?, sent_at = ? WHERE id = ?",
+            ((f.state, f.attempts, f.error, f.at, f.id) for f in rows),
+        )
+
+    def chats(self, chat_ids: Iterable[int]) -> dict[int, ChatRow]:
+        """The chats' current rows (those that still exist)."""
+        return {
+            r[0]: ChatRow(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6])
+            for r in self._rows(
+                f"SELECT {_CHAT_COLUMNS} FROM chats c WHERE c.chat_id IN (SELECT value FROM json_each(?))",
+                (_ids(chat_ids),),
+            )
+        }
+
+    def subscriptions(self, chat_ids: Iterable[int]) -> dict[int, list[str]]:
+        """Chat -> subscription keys, in the order they were added."""
+        result: dict[int, list[str]] = {}
+        for chat_id, kind, value in self._rows(
+            "SELECT chat_id, kind, value FROM subscriptions WHERE chat_id IN (SELECT value FROM json_each(?))"
+            " ORDER BY chat_id, created_at, kind, value",
+            (_ids(chat_ids),),
+        ):
+            result.setdefault(chat_id, []).append(f"{kind}:{value}")
+        return result
+
+    def finish_days(self, rows: Iterable[tuple[str, int | None, int]]) -> None:
+        """(local date pushed, next_push_at, chat_id): the day is done unless rows are still in flight."""
+        self._db.executemany(
+            "UPDATE chats SET last_push_date = max(coalesce(last_push_date, ''), ?1), next_push_at = ?2"
+            " WHERE chat_id = ?3 AND NOT EXISTS (SELECT 1 FROM deliveries"
+            "  WHERE chat_id = ?3 AND state IN ('planned', 'sending'))",
+            rows,
+        )
+
+
+class DeliveryStore:
+    """The delivery log on the bot's aiosqlite connection."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    async def run(self, fn: Callable[[DeliverySession], T]) -> T:
+        """Run `fn` in one write transaction, as a single item on the connection's thread."""
+
+        def call(db: sqlite3.Connection) -> Any:
+            # Another coroutine holds an explicit transaction open across awaits (e.g. ChatStore.migrate):
+            # joining it would tie our writes to its fate, so step back and retry once it committed.
+            if db.in_transaction:
+                return _BUSY
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                result = fn(DeliverySession(db))
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            return result
+
+        while True:
+            # aiosqlite has no public "run this on your thread"; _execute is its stable internal queue.
+            result = await self._conn._execute(call, self._conn._conn)  # type: ignore[no-untyped-call]
+            if result is not _BUSY:
+                return result  # type: ignore[no-any-return]
+            await asyncio.sleep(0.002)
+
+    async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        async with self._conn.execute(sql, params) as cursor:
+            cursor._cursor.row_factory = None
+            return list(await cursor.fetchall())
+
+    async def recover(self) -> int:
+        """Rows left 'sending' by a previous process become 'unknown'; how many."""
+        cursor = await self._conn.execute("UPDATE deliveries SET state = 'unknown' WHERE state = 'sending'")
+        return cursor.rowcount
+
+    async def due_chat_ids(self, now_ts: int) -> list[int]:
+        """Active chats whose next push instant has come (candidates: planning checks again)."""
+        return [r[0] for r in await self._all(f"SELECT c.chat_id FROM chats c WHERE {_DUE}", (now_ts,))]
+
+    async def due_keywords(self, now_ts: int) -> list[str]:
+        """Keyword subscription keys of the due chats (their search results are loaded before planning)."""
+        rows = await self._all(
+            "SELECT DISTINCT s.value FROM chats c JOIN subscriptions s ON s.chat_id = c.chat_id"
+            f" WHERE {_DUE} AND s.kind = 'keyword'",
+            (now_ts,),
+        )
+        return [f"keyword:{r[0]}" for r in rows]
+
+    async def open_chat_ids(self) -> list[int]:
+        """Chats with rows still 'planned'."""
+        return [r[0] for r in await self._all("SELECT DISTINCT chat_id FROM deliveries WHERE state = 'planned'")]
+
+    async def existing(self, ids: Sequence[int], chat_id: int) -> set[int]:
+        """Which of these rows still exist and belong to `chat_id` (after a group migration)."""
+        rows = await self._all(
+            "SELECT id FROM deliveries WHERE chat_id = ? AND id IN (SELECT value FROM json_each(?))",
+            (chat_id, _ids(ids)),
+        )
+        return {r[0] for r in rows}
+
+    async def catalogue_version(self) -> tuple[int, str, int]:
+        """Changes whenever ingest adds, updates or retags papers (keys the planner's topic cache)."""
+        rows = await self._all(
+            "SELECT (SELECT count(*) FROM papers), (SELECT coalesce(max(updated_at), '') FROM papers),"
+            " (SELECT count(*) FROM paper_topics)"
+        )
+        return int(rows[0][0]), str(rows[0][1]), int(rows[0][2])
+
+    async def counts_by_state(self, local_date: str) -> dict[str, int]:
+        """Messages planned for `local_date`, by state."""
+        rows = await self._all("SELECT state, count(*) FROM deliveries WHERE local_date = ? GROUP BY state", (local_date,))
+        return {state: int(n) for state, n in rows}
+
+    async def pending(self) -> int:
+        """Messages planned or in flight, any day."""
+        rows = await self._all("SELECT count(*) FROM deliveries WHERE state IN ('planned', 'sending')")
+        return int(rows[0][0])
+
+    async def chat_counts(self) -> tuple[int, int]:
+        """(all chats, active chats)."""
+        rows = await self._all("SELECT count(*), coalesce(sum(active), 0) FROM chats")
+        return int(rows[0][0]), int(rows[0][1])
+
+    async def topic_subscribers(self) -> dict[str, int]:
+        """Topic -> active chats subscribed, most followed first."""
+        rows = await self._all(
+            "SELECT s.value, count(*) AS n FROM subscriptions s JOIN chats c ON c.chat_id = s.chat_id"
+            " WHERE c.active = 1 AND s.kind = 'topic' GROUP BY s.value ORDER BY n DESC, s.value"
+        )
+        return {value: int(n) for value, n in rows}
+
+    async def next_due(self) -> int | None:
+        """The earliest next push instant among active chats."""
+        rows = await self._all("SELECT min(next_push_at) FROM chats c WHERE c.active = 1 AND c.next_push_at IS NOT NULL")
+        return int(rows[0][0]) if rows and rows[0][0] is not None else None
