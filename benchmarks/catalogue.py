@@ -20,11 +20,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.synthetic import ROOT, ids_in, write_table  # noqa: E402
-from bot.catalogue.topics import Taxonomy  # noqa: E402
-from bot.services.ingest import ingest  # noqa: E402
-from bot.storage.db import connect, open_database  # noqa: E402
-from bot.storage.papers import PaperStore  # noqa: E402
+from benchmarks.synthetic import ROOT, ids_in, write_table
+from bot.catalogue.topics import Taxonomy
+from bot.services.ingest import ingest
+from bot.storage.db import connect, open_database
+from bot.storage.papers import PaperStore
 
 QUERIES = {
     "two-character Chinese": "量化",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -12,6 +13,10 @@ from bot.catalogue.topics import Taxonomy
 from bot.config import Settings, load_settings
 from bot.services.ingest import ingest
 from bot.storage.db import connect, open_database
+
+# python-telegram-bot warns (an error under filterwarnings=error) when it builds RetryAfter with an
+# int unless it is told to use timedelta: the 429 tests need the modern behaviour.
+os.environ.setdefault("PTB_TIMEDELTA", "true")
 
 ROOT = Path(__file__).resolve().parents[1]
 ADMIN_ID = 4242

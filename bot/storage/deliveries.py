@@ -15,15 +15,14 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NamedTuple, TypeVar
 
 import aiosqlite
 
 T = TypeVar("T")
 
-# Chats per statement when a query takes a list of chats (bound as one JSON array).
-_BUSY = object()
+_BUSY = object()  # "another transaction is open on this connection: try again"
 
 
 class ChatRow(NamedTuple):
@@ -34,7 +33,7 @@ class ChatRow(NamedTuple):
     push_time: str | None
     timezone: str | None
     last_push_date: str | None
-    active: bool
+    active: int  # 1 or 0
     next_push_at: int | None
 
 
@@ -47,15 +46,10 @@ class PlannedRow(NamedTuple):
     total: int  # notices: the subscription's paper count when it ran out
 
 
-class NewRow(NamedTuple):
-    """A message to plan (no id yet)."""
-
-    chat_id: int
-    arxiv_id: str | None
-    subscription: str
-    via: str  # 'push' | 'today'
-    local_date: str
-    total: int = 0
+# A row to plan: (chat_id, arxiv_id or None for a notice, subscription key, notice's paper count).
+NewRow = tuple[int, str | None, str, int]
+# Rows that share (via, local_date, kind), inserted by one statement.
+RowGroup = tuple[str, str, str, list[NewRow]]
 
 
 class Final(NamedTuple):
@@ -87,23 +81,23 @@ class DeliverySession:
         cursor.row_factory = None  # plain tuples: cheaper than Row for hundreds of thousands of rows
         return cursor.execute(sql, params).fetchall()
 
-    def history(self, targets: Mapping[int, str]) -> tuple[dict[int, set[str]], set[int]]:
-        """For chats -> the local date being pushed: papers each chat has in the log (any state),
-        and which chats already have push papers planned for that date (a plan to resume, not redo)."""
+    def history(self, chat_ids: Iterable[int], since: str) -> tuple[dict[int, set[str]], set[tuple[int, str]]]:
+        """Papers each chat has in the log (any state), and the (chat, local date) pairs from `since` on
+        that already have push papers planned (a push day to resume, never to plan again)."""
         seen: dict[int, set[str]] = {}
-        planned: set[int] = set()
+        pushed: set[tuple[int, str]] = set()
         for chat_id, arxiv_id, via, day in self._rows(
             "SELECT chat_id, arxiv_id, via, local_date FROM deliveries"
             " WHERE kind = 'paper' AND chat_id IN (SELECT value FROM json_each(?))",
-            (_ids(targets),),
+            (_ids(chat_ids),),
         ):
             found = seen.get(chat_id)
             if found is None:
                 found = seen[chat_id] = set()
             found.add(arxiv_id)
-            if via == "push" and day == targets[chat_id]:
-                planned.add(chat_id)
-        return seen, planned
+            if via == "push" and day >= since:
+                pushed.add((chat_id, day))
+        return seen, pushed
 
     def exhausted(self, chat_ids: Iterable[int]) -> dict[int, dict[str, int]]:
         """Chat -> subscription key -> paper count when the chat was told the subscription ran out."""
@@ -121,27 +115,37 @@ class DeliverySession:
         for row_id, chat_id, arxiv_id, key, total in self._rows(
             "SELECT d.id, d.chat_id, d.arxiv_id, d.subscription, coalesce(e.papers, 0) FROM deliveries d"
             " LEFT JOIN exhausted e ON e.chat_id = d.chat_id AND e.subscription = d.subscription"
-            " WHERE d.state = 'planned' AND d.chat_id IN (SELECT value FROM json_each(?)) ORDER BY d.id",
+            # The IN term lets SQLite use the partial index deliveries_open (its WHERE must be implied).
+            " WHERE d.state IN ('planned', 'sending') AND d.state = 'planned'"
+            " AND d.chat_id IN (SELECT value FROM json_each(?)) ORDER BY d.chat_id, d.id",
             (_ids(chat_ids),),
         ):
             result.setdefault(chat_id, []).append(PlannedRow(row_id, arxiv_id, key, total))
         return result
 
-    def insert(self, rows: Sequence[NewRow], planned_at: str) -> list[int]:
-        """Insert rows as 'planned'; their ids, in order."""
+    def insert(self, groups: Sequence[RowGroup], planned_at: str) -> int:
+        """Insert rows as 'planned', group after group; the first id (the others follow consecutively)."""
+        rows = [row for group in groups for row in group[3]]
         if not rows:
-            return []
+            return 0
         before = self._rows("SELECT coalesce(max(id), 0) FROM deliveries")[0][0]
-        self._db.executemany(
-            "INSERT INTO deliveries (chat_id, arxiv_id, kind, subscription, via, local_date, state, planned_at)"
-            " VALUES (?, ?, iif(?2 IS NULL, 'notice', 'paper'), ?, ?, ?, 'planned', ?)",
-            [(r.chat_id, r.arxiv_id, r.subscription, r.via, r.local_date, planned_at) for r in rows],
+        for via, local_date, kind, group in groups:
+            # One statement over a JSON array: binding 300,000 rows one by one costs more than parsing them.
+            self._db.execute(
+                "INSERT INTO deliveries (chat_id, arxiv_id, kind, subscription, via, local_date, state, planned_at)"
+                " SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), ?, json_extract(value, '$[2]'),"
+                " ?, ?, 'planned', ? FROM json_each(?)",
+                (kind, via, local_date, planned_at, json.dumps(group)),
+            )
+        # In one write transaction new rowids are max(id)+1, +2, ... in insertion order; check both ends.
+        ends = self._rows(
+            "SELECT chat_id, coalesce(arxiv_id, subscription) FROM deliveries WHERE id IN (?, ?) ORDER BY id",
+            (before + 1, before + len(rows)),
         )
-        # Inside one write transaction new rowids are max(id)+1, +2, ... in insertion order.
-        ids = [row[0] for row in self._rows("SELECT id FROM deliveries WHERE id > ? ORDER BY id", (before,))]
-        if len(ids) != len(rows):  # pragma: no cover - would mean SQLite changed its rowid rule
+        expected = [(r[0], r[1] or r[2]) for r in (rows[0], rows[-1])][: min(2, len(rows))]
+        if [tuple(e) for e in ends] != expected:  # pragma: no cover - SQLite changed its rowid rule
             raise RuntimeError("planned rows did not get consecutive ids")
-        return ids
+        return int(before) + 1
 
     def set_exhausted(self, rows: Iterable[tuple[int, str, int]]) -> None:
         """Record (chat, subscription key, paper count) notices."""
@@ -155,10 +159,14 @@ class DeliverySession:
         """Forget notices of subscriptions that have new papers again (the next run-out is told again)."""
         self._db.executemany("DELETE FROM exhausted WHERE chat_id = ? AND subscription = ?", rows)
 
-    def set_schedule(self, rows: Iterable[tuple[int | None, str | None, int]]) -> None:
-        """(next_push_at, last_push_date or None to keep it, chat_id)."""
+    def set_schedule(
+        self, rows: Iterable[tuple[int | None, str | None, int, int | None, str | None, str | None]]
+    ) -> None:
+        """(next_push_at, last_push_date or None to keep it, chat_id, and the chat's next_push_at, push_time
+        and timezone as planned from): a chat whose schedule changed since (/time) keeps the new one."""
         self._db.executemany(
-            "UPDATE chats SET next_push_at = ?, last_push_date = coalesce(?, last_push_date) WHERE chat_id = ?",
+            "UPDATE chats SET next_push_at = ?1, last_push_date = coalesce(?2, last_push_date)"
+            " WHERE chat_id = ?3 AND next_push_at IS ?4 AND push_time IS ?5 AND timezone IS ?6",
             rows,
         )
 
@@ -173,24 +181,23 @@ class DeliverySession:
 
     def chats(self, chat_ids: Iterable[int]) -> dict[int, ChatRow]:
         """The chats' current rows (those that still exist)."""
-        return {
-            r[0]: ChatRow(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6])
-            for r in self._rows(
-                f"SELECT {_CHAT_COLUMNS} FROM chats c WHERE c.chat_id IN (SELECT value FROM json_each(?))",
-                (_ids(chat_ids),),
-            )
-        }
+        rows = self._rows(
+            f"SELECT {_CHAT_COLUMNS} FROM chats c WHERE c.chat_id IN (SELECT value FROM json_each(?))",
+            (_ids(chat_ids),),
+        )
+        return {row.chat_id: row for row in map(ChatRow._make, rows)}
 
     def subscriptions(self, chat_ids: Iterable[int]) -> dict[int, list[str]]:
-        """Chat -> subscription keys, in the order they were added."""
-        result: dict[int, list[str]] = {}
-        for chat_id, kind, value in self._rows(
-            "SELECT chat_id, kind, value FROM subscriptions WHERE chat_id IN (SELECT value FROM json_each(?))"
-            " ORDER BY chat_id, created_at, kind, value",
+        """Chat -> subscription keys, in key order (stable; the planner rotates over it)."""
+        # One row per chat, keys joined by U+001F: a control character str.split() treats as whitespace,
+        # so neither topic names nor (whitespace-normalized) keywords can contain it.
+        rows = self._rows(
+            "SELECT chat_id, group_concat(kind || ':' || value, char(31)) FROM"
+            " (SELECT chat_id, kind, value FROM subscriptions WHERE chat_id IN (SELECT value FROM json_each(?))"
+            "  ORDER BY chat_id, kind, value) GROUP BY chat_id",
             (_ids(chat_ids),),
-        ):
-            result.setdefault(chat_id, []).append(f"{kind}:{value}")
-        return result
+        )
+        return {chat_id: keys.split("\x1f") for chat_id, keys in rows}
 
     def finish_days(self, rows: Iterable[tuple[str, int | None, int]]) -> None:
         """(local date pushed, next_push_at, chat_id): the day is done unless rows are still in flight."""
@@ -210,13 +217,19 @@ class DeliveryStore:
 
     async def run(self, fn: Callable[[DeliverySession], T]) -> T:
         """Run `fn` in one write transaction, as a single item on the connection's thread."""
+        return await self._call(fn, "BEGIN IMMEDIATE")
 
+    async def read(self, fn: Callable[[DeliverySession], T]) -> T:
+        """Run `fn` in one read transaction (a consistent snapshot) on the connection's thread."""
+        return await self._call(fn, "BEGIN")
+
+    async def _call(self, fn: Callable[[DeliverySession], T], begin: str) -> T:
         def call(db: sqlite3.Connection) -> Any:
             # Another coroutine holds an explicit transaction open across awaits (e.g. ChatStore.migrate):
             # joining it would tie our writes to its fate, so step back and retry once it committed.
             if db.in_transaction:
                 return _BUSY
-            db.execute("BEGIN IMMEDIATE")
+            db.execute(begin)
             try:
                 result = fn(DeliverySession(db))
                 db.execute("COMMIT")
@@ -277,7 +290,9 @@ class DeliveryStore:
 
     async def counts_by_state(self, local_date: str) -> dict[str, int]:
         """Messages planned for `local_date`, by state."""
-        rows = await self._all("SELECT state, count(*) FROM deliveries WHERE local_date = ? GROUP BY state", (local_date,))
+        rows = await self._all(
+            "SELECT state, count(*) FROM deliveries WHERE local_date = ? GROUP BY state", (local_date,)
+        )
         return {state: int(n) for state, n in rows}
 
     async def pending(self) -> int:
@@ -300,5 +315,7 @@ class DeliveryStore:
 
     async def next_due(self) -> int | None:
         """The earliest next push instant among active chats."""
-        rows = await self._all("SELECT min(next_push_at) FROM chats c WHERE c.active = 1 AND c.next_push_at IS NOT NULL")
+        rows = await self._all(
+            "SELECT min(next_push_at) FROM chats c WHERE c.active = 1 AND c.next_push_at IS NOT NULL"
+        )
         return int(rows[0][0]) if rows and rows[0][0] is not None else None

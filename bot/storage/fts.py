@@ -29,16 +29,16 @@ def _bigrams(run: str) -> list[str]:
     return list(map(str.__add__, run, run[1:]))
 
 
-def _spaced_bigrams(match: re.Match[str]) -> str:
-    run = match.group()
-    return f" {run} " if len(run) == 1 else " " + " ".join(map(str.__add__, run, run[1:])) + " "
-
-
 def index_text(text: str | None) -> str:
     """The form of `text` stored in the FTS index (ingest calls this for every paper: keep it lean)."""
     if not text:
         return ""
-    return _HAN_RUN.sub(_spaced_bigrams, fold(text))
+    parts = _SPLIT.split(fold(text))
+    # split() with a capturing group puts the Han runs at the odd positions.
+    for i in range(1, len(parts), 2):
+        run = parts[i]
+        parts[i] = f" {run} " if len(run) == 1 else " " + " ".join(map(str.__add__, run, run[1:])) + " "
+    return "".join(parts)
 
 
 def query_terms(query: str) -> list[list[str]]:

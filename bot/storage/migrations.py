@@ -77,6 +77,7 @@ def catalogue(conn: sqlite3.Connection) -> None:
         CREATE VIRTUAL TABLE papers_fts USING fts5 (
             title, abstract, content = '', tokenize = 'unicode61 remove_diacritics 2'
         );
+        INSERT INTO papers_fts (papers_fts, rank) VALUES ('automerge', 16);
         CREATE TRIGGER papers_fts_insert AFTER INSERT ON papers BEGIN
             INSERT INTO papers_fts (rowid, title, abstract) VALUES (
                 new.id,

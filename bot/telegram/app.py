@@ -24,6 +24,7 @@ from telegram.ext import (
 
 from bot.catalogue.topics import Taxonomy
 from bot.config import Settings
+from bot.logs import quiet_libraries
 from bot.push.service import PushService
 from bot.services.catalogue import CatalogueService
 from bot.services.chats import ChatService
@@ -109,7 +110,8 @@ async def _post_shutdown(application: Application) -> None:  # type: ignore[type
 
 async def _set_commands(application: Application) -> None:  # type: ignore[type-arg]
     public = [c for c in render.COMMANDS if c.name != "stats"]
-    for language, script in ((None, Script.SIMPLIFIED), ("zh-hans", Script.SIMPLIFIED), ("zh-hant", Script.TRADITIONAL)):
+    menus = ((None, Script.SIMPLIFIED), ("zh-hans", Script.SIMPLIFIED), ("zh-hant", Script.TRADITIONAL))
+    for language, script in menus:
         commands = [BotCommand(c.name, to_script(c.description, script)) for c in public]
         await application.bot.set_my_commands(commands, language_code=language)
 
@@ -121,6 +123,7 @@ async def _push_tick(context: Context) -> None:
 
 def build_application(settings: Settings) -> Application:  # type: ignore[type-arg]
     """The bot: handlers, defaults, database lifecycle and the push clock."""
+    quiet_libraries()
     defaults = Defaults(
         parse_mode=ParseMode.HTML,
         tzinfo=ZoneInfo(settings.default_timezone),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from bot.config import Settings
 from bot.localapi.console import run_console
@@ -13,10 +14,8 @@ CONSOLE_USER = 10_001
 
 def run_console_mode(settings: Settings) -> int:
     """Chat with the bot in this terminal until /quit or Ctrl-D."""
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_console(settings))
-    except KeyboardInterrupt:
-        pass
     return 0
 
 

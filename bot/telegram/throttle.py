@@ -11,6 +11,7 @@ from telegram.ext import ApplicationHandlerStop
 
 from bot.telegram import render
 from bot.telegram.context import Context, services
+from bot.text.normalize import Script
 
 WINDOW_SECONDS = 60.0
 
@@ -57,7 +58,7 @@ class Throttle:
         if key is None or self.allow(key):
             return
         if update.callback_query is not None:
-            await update.callback_query.answer(render.throttled(render.Script.SIMPLIFIED).text)
+            await update.callback_query.answer(render.throttled(Script.SIMPLIFIED).text)
         elif chat is not None and update.message is not None and self.should_warn(key):
             script = await services(context).chats.script(chat.id)
             await context.bot.send_message(chat.id, render.throttled(script).text)

@@ -17,8 +17,10 @@ from bot.text.normalize import Script
 
 Route = Callable[[Update, Context, Callback, Script], Awaitable[None]]
 
-# Routes that answer the callback query themselves (alerts, confirmations).
-_SELF_ANSWERING: dict[Action, Route] = {
+# Each route answers the callback query itself (an alert, a confirmation or an empty answer).
+_ROUTES: dict[Action, Route] = {
+    Action.PAPER: on_paper_button,
+    Action.SEARCH: on_search_button,
     Action.TOPIC_TOGGLE: on_topic_button,
     Action.TOPIC_SUBSCRIBE: on_topic_button,
     Action.TOPIC_UNSUBSCRIBE: on_topic_button,
@@ -27,10 +29,6 @@ _SELF_ANSWERING: dict[Action, Route] = {
     Action.KEYWORD_SUBSCRIBE: on_keyword_button,
     Action.KEYWORD_UNSUBSCRIBE: on_keyword_button,
     Action.LANG: on_lang_button,
-}
-_ROUTES: dict[Action, Route] = {
-    Action.PAPER: on_paper_button,
-    Action.SEARCH: on_search_button,
 }
 
 
@@ -45,9 +43,4 @@ async def on_button(update: Update, context: Context) -> None:
         # Stale, forged or foreign: say so and touch nothing.
         await query.answer(render.stale_button(script) if data is None else None)
         return
-    route = _SELF_ANSWERING.get(data.action)
-    if route is not None:
-        await route(update, context, data, script)
-        return
-    await query.answer()
     await _ROUTES[data.action](update, context, data, script)

@@ -89,15 +89,21 @@ async def search(update: Update, context: Context) -> None:
 
 async def on_paper_button(update: Update, context: Context, data: Callback, script: Script) -> None:
     """A button that opens a paper card (sent as a new message, so results stay in place)."""
+    if update.callback_query is not None:
+        await update.callback_query.answer()
     await show_paper(update, context, data.arg, script)
 
 
 async def on_search_button(update: Update, context: Context, data: Callback, script: Script) -> None:
     """◀ ▶: edit the results message to another page."""
+    callback = update.callback_query
+    if callback is None:
+        return
     query = await services(context).chat_store.query_by_id(int(data.arg))
     if query is None:
-        await send(update, context, render.search_usage(script))
+        await callback.answer(render.stale_button(script), show_alert=True)
         return
+    await callback.answer()
     await edit(update, context, await search_reply(context, query, data.page, script, broaden=data.flag))
 
 

@@ -1,0 +1,1 @@
+"""The daily push: schedule (when), planner (what), dispatcher (sending), service (the API the bot uses)."""

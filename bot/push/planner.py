@@ -1,0 +1,303 @@
+"""Planning a day's messages: which paper each subscription brings, and who is told a topic ran out.
+
+The rule, per chat and push: subscriptions are visited in a stable order (rotated by the date when a
+chat follows more subscriptions than `papers_per_push`, so none starves); each one brings the newest
+paper of its list that the chat has never had in the delivery log (any state: failed or unknown
+papers are not offered again) and that this plan has not already taken, so a paper in two subscribed
+topics is sent once. A subscription with nothing new is "exhausted": the chat is told once (a notice
+row, and a row in `exhausted` remembering the topic's paper count), and the subscription is then
+skipped without scanning while its paper count stays the same; when the count changes and a new paper
+turns up, the notice row is cleared so a later run-out is told again.
+
+A chunk of chats is planned in three steps: `read_chunk` (on the database thread, one snapshot),
+`decide` (pure Python on the event loop) and `write_chunk` (one write transaction: rows, notices,
+schedules). The service pipelines them so the next chunk is decided while the previous one is being
+written: at 100,000 chats the insert and the Python work overlap on two cores. Between read and write
+no one else plans these chats (they are claimed), and schedule updates are conditional on the chat's
+schedule being unchanged, so a /time that raced the tick wins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import time
+from functools import lru_cache
+
+from bot.config import Settings
+from bot.push.schedule import Calendar, valid_zone
+from bot.storage.deliveries import ChatRow, DeliverySession, DeliveryStore, NewRow, PlannedRow, RowGroup
+from bot.storage.papers import PaperStore
+from bot.text.normalize import Script
+
+KEYWORD_LIMIT = 5000  # newest matches a keyword subscription walks (its "all N papers")
+_NOTHING: frozenset[str] = frozenset()
+_NO_NOTICES: dict[str, int] = {}
+
+
+@dataclass(slots=True)
+class Exhaustion:
+    """The exhaustion side of one chat's picks (absent in the common case: every subscription had news)."""
+
+    exhausted: list[str] = field(default_factory=list)  # keys with nothing new (told now or before)
+    notices: list[tuple[str, int]] = field(default_factory=list)  # (key, paper count) to tell now
+    remember: list[tuple[str, int]] = field(default_factory=list)  # `exhausted` rows to upsert
+    forget: list[str] = field(default_factory=list)  # `exhausted` rows to delete
+
+
+def pick(
+    subscriptions: Sequence[str],
+    lists: Mapping[str, Sequence[str]],
+    seen: frozenset[str] | set[str],
+    noticed: Mapping[str, int],
+    cap: int,
+    rotate: int,
+) -> tuple[list[tuple[str, str]], Exhaustion | None]:
+    """Apply the planning rule (module docstring) to one chat: [(arXiv ID, subscription key)], exhaustion."""
+    count = len(subscriptions)
+    if count > cap:
+        start = rotate % count
+        subscriptions = [*subscriptions[start:], *subscriptions[:start]]
+    papers: list[tuple[str, str]] = []
+    taken: list[str] = []
+    extra: Exhaustion | None = None
+    for key in subscriptions:
+        if len(papers) >= cap:
+            break
+        ids = lists.get(key, ())
+        told = noticed.get(key) if noticed else None
+        if told is not None and told == len(ids):
+            extra = extra or Exhaustion()
+            extra.exhausted.append(key)  # told already and nothing was added since: don't even scan
+            continue
+        found = None
+        for arxiv_id in ids:
+            if arxiv_id not in seen and arxiv_id not in taken:
+                found = arxiv_id
+                break
+        if found is not None:
+            papers.append((found, key))
+            taken.append(found)
+            if told is not None:
+                extra = extra or Exhaustion()
+                extra.forget.append(key)
+            continue
+        extra = extra or Exhaustion()
+        extra.exhausted.append(key)
+        if told is not None:
+            extra.remember.append((key, len(ids)))  # papers came but all were seen: stay quiet, new count
+        elif ids:
+            extra.notices.append((key, len(ids)))
+            extra.remember.append((key, len(ids)))
+    return papers, extra
+
+
+@dataclass(slots=True)
+class ChatPlan:
+    """The messages planned for one chat, in the log as 'planned' rows."""
+
+    chat_id: int
+    script: Script
+    local_date: str  # the chat's local date being pushed ('' for leftovers only)
+    rows: list[PlannedRow]  # in sending order: leftovers of an interrupted run first
+    finish: bool  # record the day as pushed once every row is done
+    exhausted: list[str] = field(default_factory=list)  # subscription keys with nothing new
+    notified: list[str] = field(default_factory=list)  # of which told in this plan
+
+
+@dataclass(frozen=True, slots=True)
+class Work:
+    """A chat to plan: 'push' (it looked due), 'today' (/today) or 'resume' (send its leftover rows only)."""
+
+    chat_id: int
+    mode: str
+
+
+@lru_cache(maxsize=2048)
+def _time(text: str) -> time:
+    return time.fromisoformat(text)
+
+
+def zone_and_time(chat: ChatRow, settings: Settings) -> tuple[str, time]:
+    """The chat's timezone and push time, defaults filled in."""
+    tz = valid_zone(chat.timezone, settings.default_timezone)
+    return tz, _time(chat.push_time) if chat.push_time else settings.default_time
+
+
+@dataclass(frozen=True)
+class PlanContext:
+    """What every chat of a planning pass shares."""
+
+    settings: Settings
+    calendar: Calendar
+    lists: Mapping[str, Sequence[str]]
+    planned_at: str
+
+
+@dataclass(slots=True)
+class ChunkState:
+    """What `decide` needs to know about a chunk of chats, read in one snapshot."""
+
+    chats: dict[int, ChatRow]
+    subscriptions: dict[int, list[str]]
+    open_rows: dict[int, list[PlannedRow]]
+    seen: dict[int, set[str]]
+    pushed: set[tuple[int, str]]
+    noticed: dict[int, dict[str, int]]
+
+
+def read_chunk(session: DeliverySession, chat_ids: Sequence[int], since: str) -> ChunkState:
+    """(Database thread.) The chunk's chats, subscriptions, leftovers, history and notices."""
+    seen, pushed = session.history(chat_ids, since)
+    return ChunkState(
+        session.chats(chat_ids),
+        session.subscriptions(chat_ids),
+        session.open_rows(chat_ids),
+        seen,
+        pushed,
+        session.exhausted(chat_ids),
+    )
+
+
+Schedule = tuple[int | None, str | None, int, int | None, str | None, str | None]
+
+
+@dataclass(slots=True)
+class ChunkPlan:
+    """`decide`'s output: plans to send, and what `write_chunk` must store."""
+
+    plans: list[ChatPlan] = field(default_factory=list)
+    # (via, local date, kind) -> new rows and the plan of each, inserted group by group in this order
+    groups: dict[tuple[str, str, str], tuple[list[NewRow], list[ChatPlan]]] = field(default_factory=dict)
+    remember: list[tuple[int, str, int]] = field(default_factory=list)
+    forget: list[tuple[int, str]] = field(default_factory=list)
+    schedule: list[Schedule] = field(default_factory=list)
+
+    def group(self, via: str, local_date: str, kind: str) -> tuple[list[NewRow], list[ChatPlan]]:
+        found = self.groups.get((via, local_date, kind))
+        if found is None:
+            found = self.groups[(via, local_date, kind)] = ([], [])
+        return found
+
+    def row_groups(self) -> list[RowGroup]:
+        return [(via, day, kind, rows) for (via, day, kind), (rows, _) in self.groups.items()]
+
+
+def decide(state: ChunkState, work: Sequence[Work], ctx: PlanContext) -> ChunkPlan:
+    """Decide what each chat of the chunk gets (pure; rows get their ids in `attach_ids`).
+
+    A due chat is pushed only once its local push time of *today* has come: if the due instant was on
+    an earlier local day (the bot was down) and today's time is still ahead, it is just rescheduled to
+    today, so missed days never pile up; if today's time has passed, today's push happens now, once.
+    A push day that was planned already (a restart mid fan-out) is resumed, never planned again.
+    Returned plans: push plans with rows, leftovers, and every /today plan (even empty).
+    """
+    cal, settings, lists = ctx.calendar, ctx.settings, ctx.lists
+    cap, now = settings.papers_per_push, cal.ts
+    out = ChunkPlan()
+    for item in work:
+        chat = state.chats.get(item.chat_id)
+        if chat is None:
+            continue
+        chat_id, mode = chat.chat_id, item.mode
+        leftovers = state.open_rows.get(chat_id) or []
+        script = Script(chat.script) if chat.script else Script.SIMPLIFIED
+        target = None
+        if mode != "resume":
+            tz, push_time = zone_and_time(chat, settings)
+            day = cal.day(tz, push_time)
+            was = (chat.next_push_at, chat.push_time, chat.timezone)
+            if mode == "today":
+                target = day.iso
+            elif not chat.active or chat.next_push_at is None or chat.next_push_at > now:
+                pass  # no longer due: rescheduled or deactivated since the candidates were read
+            elif chat_id not in state.subscriptions:
+                out.schedule.append((None, None, chat_id, *was))  # nothing to push until /subscribe
+            elif chat.last_push_date is not None and chat.last_push_date >= day.iso:
+                out.schedule.append((cal.next_after(tz, push_time, chat.last_push_date), None, chat_id, *was))
+            elif day.instant > now:
+                out.schedule.append((day.instant, None, chat_id, *was))  # an earlier day was missed
+            else:
+                target = day.iso
+        if target is None:
+            if leftovers:
+                out.plans.append(ChatPlan(chat_id, script, "", leftovers, finish=False))
+            continue
+        via = "today" if mode == "today" else "push"
+        plan = ChatPlan(chat_id, script, target, leftovers, finish=via == "push")
+        added = 0
+        if via == "today" or (chat_id, target) not in state.pushed:
+            papers, extra = pick(
+                state.subscriptions.get(chat_id, ()),
+                lists,
+                state.seen.get(chat_id, _NOTHING),
+                state.noticed.get(chat_id, _NO_NOTICES),
+                cap,
+                day.today.toordinal(),
+            )
+            if papers:
+                rows, owners = out.group(via, target, "paper")
+                for arxiv_id, key in papers:
+                    rows.append((chat_id, arxiv_id, key, 0))
+                    owners.append(plan)
+            added = len(papers)
+            if extra is not None:
+                if extra.notices:
+                    rows, owners = out.group(via, target, "notice")
+                    for key, total in extra.notices:
+                        rows.append((chat_id, None, key, total))
+                        owners.append(plan)
+                added += len(extra.notices)
+                plan.exhausted = extra.exhausted
+                plan.notified = [key for key, _ in extra.notices]
+                out.remember += [(chat_id, key, n) for key, n in extra.remember]
+                out.forget += [(chat_id, key) for key in extra.forget]
+        if added or leftovers or not plan.finish:
+            out.plans.append(plan)
+        else:  # a push day with nothing to send is done right here; the others when their rows are
+            out.schedule.append((cal.next_after(tz, push_time, target), target, chat_id, *was))
+    return out
+
+
+def write_chunk(session: DeliverySession, chunk: ChunkPlan, planned_at: str) -> int:
+    """(Database thread, one write transaction.) Store a decided chunk; the first new row's id."""
+    first = session.insert(chunk.row_groups(), planned_at)
+    session.set_exhausted(chunk.remember)
+    session.clear_exhausted(chunk.forget)
+    session.set_schedule(chunk.schedule)
+    return first
+
+
+def attach_ids(chunk: ChunkPlan, first_id: int) -> None:
+    """Give the written rows to their plans (ids are consecutive from `first_id`)."""
+    row_id = first_id
+    for rows, owners in chunk.groups.values():
+        for row, plan in zip(rows, owners, strict=True):
+            plan.rows.append(PlannedRow(row_id, row[1], row[2], row[3]))
+            row_id += 1
+
+
+class CatalogueView:
+    """Subscription key -> arXiv IDs newest first, rebuilt only when the catalogue changes."""
+
+    def __init__(self, deliveries: DeliveryStore, papers: PaperStore) -> None:
+        self._deliveries = deliveries
+        self._papers = papers
+        self._version: tuple[int, str, int] | None = None
+        self.lists: dict[str, list[str]] = {}
+
+    async def refresh(self, keys: Sequence[str] = ()) -> Mapping[str, Sequence[str]]:
+        """The lists, current with the catalogue, covering these keyword subscriptions too."""
+        version = await self._deliveries.catalogue_version()
+        if version != self._version:
+            topics = await self._papers.topic_papers_newest_first()
+            # A new dict, never mutated in place: a planning chunk may be reading the old one.
+            self.lists = {f"topic:{name}": ids for name, ids in topics.items()}
+            self._version = version
+        missing = {key for key in keys if key.startswith("keyword:") and key not in self.lists}
+        if missing:
+            lists = dict(self.lists)
+            for key in missing:
+                lists[key] = await self._papers.search_ids_newest_first(key[8:], limit=KEYWORD_LIMIT)
+            self.lists = lists
+        return self.lists

@@ -1,0 +1,346 @@
+"""The daily push: which chats are due, what each one gets, and sending it exactly once.
+
+The truth lives in SQLite, not in the scheduler: `chats.next_push_at` (Unix seconds, computed in
+Python from the chat's push time and timezone) says when a chat is due, `chats.last_push_date` which
+local date was pushed last, and the delivery log (`deliveries`) what was planned and sent. A tick, once
+a minute, asks the database which chats are due and pushes them.
+
+Delivery guarantee (exactly once where it can be known, at most once where it cannot):
+
+* A chat's push is planned before anything is sent: its rows go into the log as 'planned' in one
+  transaction, together with its exhaustion notices. A paper row is unique per (chat, paper), so no
+  chat can ever be sent the same paper twice: not across pushes, /today, restarts or re-ingests.
+* Each message is marked 'sending' and that mark is committed before the HTTP call; the outcome
+  ('sent' or 'failed') is committed afterwards, in batches.
+* After a crash (even kill -9 mid fan-out), `recover()` turns rows left in 'sending' into 'unknown':
+  they may have been delivered, so they are never sent again. Rows still 'planned' were certainly not
+  sent, and the next tick sends them, so no chat is skipped. A chat's day is recorded as done
+  (last_push_date = the local date, next_push_at = the next day's instant) only once none of its rows
+  remain planned or sending; until then it stays due, and a planned day is resumed, never re-planned.
+* Batching outcomes means a crash can leave a few delivered messages 'unknown' rather than 'sent';
+  it never causes a duplicate. A 429 reverts its row to 'planned' (Telegram did not deliver it).
+* A message that fails for good (transient errors beyond `max_attempts`, or an unexpected error) is
+  marked 'failed' and is NOT re-sent later: it stays in the log, so the chat simply moves on to the
+  next newest paper the following day; a failure never blocks a chat's next days.
+* A chat that blocked the bot (or vanished) is deactivated, its remaining rows fail, and it is not
+  scheduled until it writes again (ChatStore.ensure reactivates it; reschedule() then sets its time).
+
+Missed days are not piled up: after downtime a chat is pushed at once only if today's local push time
+has passed and today was not pushed; otherwise it waits for today's time (see planner.plan_chunk).
+
+Concurrency: planning is serialized by a lock; a chat being served (by a fan-out or /today) is claimed,
+and a later tick skips it while an earlier fan-out is still sending, so ticks may overlap safely: a
+long fan-out never holds back chats that fall due after it started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time as timer
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from functools import partial
+
+import aiosqlite
+
+from bot.config import Settings
+from bot.push.dispatcher import Claims, Dispatcher, StateWriter, Tally
+from bot.push.planner import (
+    CatalogueView,
+    ChatPlan,
+    ChunkPlan,
+    ChunkState,
+    PlanContext,
+    Work,
+    attach_ids,
+    decide,
+    read_chunk,
+    write_chunk,
+    zone_and_time,
+)
+from bot.push.schedule import Calendar, next_push_at, valid_zone
+from bot.push.sender import Sender
+from bot.storage.chats import ChatStore, Subscription
+from bot.storage.deliveries import DeliverySession, DeliveryStore
+from bot.storage.papers import PaperStore
+
+log = logging.getLogger(__name__)
+
+PLAN_CHUNK = 2000  # chats per planning transaction: bounded memory, and other queries get a turn between
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class FanoutReport:
+    """What one tick did."""
+
+    chats_due: int  # due chats found
+    chats_busy: int  # due chats skipped: an earlier fan-out or /today is still serving them
+    chats_sent: int  # chats with messages to send (new, resumed or leftover)
+    sent: int  # papers delivered
+    notices: int  # exhaustion notices delivered
+    failed: int
+    retried: int
+    deactivated: int
+    moved: int
+    duration: float  # seconds, wall clock
+
+
+@dataclass(frozen=True)
+class TodayResult:
+    """What /today did."""
+
+    sent: int  # papers delivered now
+    failed: int
+    subscriptions: int  # how many the chat has (0: nothing to push)
+    exhausted: tuple[Subscription, ...]  # subscriptions with nothing new (told now or earlier)
+    notified: tuple[Subscription, ...]  # of which the chat was told now (a send_exhausted message)
+
+
+@dataclass(frozen=True)
+class PushStats:
+    """For operators (/stats).
+
+    "Today" is a local date: the messages planned for chats' local date equal to today's UTC date,
+    i.e. that calendar day's digest in every timezone.
+    """
+
+    chats_total: int
+    chats_active: int
+    subscribers: dict[str, int]  # topic -> active chats following it, most followed first
+    date: str
+    sent_today: int  # messages (papers and notices) delivered
+    failed_today: int
+    unknown_today: int  # in flight during a crash: maybe delivered
+    pending: int  # planned or sending now, any day
+    next_due_at: int | None  # Unix seconds of the next push instant among active chats
+
+
+class PushService:
+    """Plans and sends the daily push and /today; see the module docstring for the guarantees."""
+
+    def __init__(
+        self,
+        conn: aiosqlite.Connection,
+        settings: Settings,
+        sender: Sender,
+        *,
+        clock: Callable[[], datetime] = _utcnow,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._settings = settings
+        self._clock = clock
+        self._deliveries = DeliveryStore(conn)
+        self._chats = ChatStore(conn)
+        papers = PaperStore(conn)
+        self._view = CatalogueView(self._deliveries, papers)
+        self._claims = Claims()
+        self._plan_lock = asyncio.Lock()
+        self._writer = StateWriter(self._deliveries, self._finish_days, clock)
+        self._dispatcher = Dispatcher(
+            sender=sender,
+            chats=self._chats,
+            papers=papers,
+            deliveries=self._deliveries,
+            writer=self._writer,
+            claims=self._claims,
+            push=settings.push,
+            now=lambda: clock().timestamp(),
+            stamp=self._stamp,
+            sleep=sleep,
+        )
+        self._recovered = False
+        self._resume = True  # collect rows left 'planned' by an earlier process at the next tick
+
+    def _stamp(self) -> str:
+        return self._clock().astimezone(UTC).isoformat(timespec="seconds")
+
+    async def recover(self) -> None:
+        """At start-up: rows left 'sending' by a dead process become 'unknown' (never re-sent)."""
+        count = await self._deliveries.recover()
+        self._recovered = True
+        self._resume = True
+        if count:
+            log.warning("push recover: %d messages were in flight at the last shutdown, now 'unknown'", count)
+
+    async def plan_due(self, now: datetime) -> list[ChatPlan]:
+        """Plan every due chat (rows inserted as 'planned'), without sending; the next tick sends them."""
+        plans, _, _ = await self._plan_due(now)
+        for plan in plans:
+            self._claims.release(plan.chat_id)
+        return plans
+
+    async def _plan_due(self, now: datetime) -> tuple[list[ChatPlan], int, int]:
+        """Plans of the due chats and of leftovers, each chat claimed; (plans, due, busy)."""
+        async with self._plan_lock:
+            calendar = Calendar(now)
+            due = await self._deliveries.due_chat_ids(int(calendar.ts))
+            work = [Work(chat_id, "push") for chat_id in due if self._claims.take(chat_id)]
+            busy = len(due) - len(work)
+            try:
+                if self._resume:
+                    self._resume = False
+                    work += [Work(c, "resume") for c in await self._deliveries.open_chat_ids() if self._claims.take(c)]
+                plans: list[ChatPlan] = []
+                if work:
+                    keywords = await self._deliveries.due_keywords(int(calendar.ts)) if due else []
+                    lists = await self._view.refresh(keywords)
+                    plans = await self._plan(work, PlanContext(self._settings, calendar, lists, self._stamp()))
+            except BaseException:
+                self._resume = True
+                for item in work:
+                    self._claims.release(item.chat_id)
+                raise
+            kept = {plan.chat_id for plan in plans}
+            for item in work:
+                if item.chat_id not in kept:
+                    self._claims.release(item.chat_id)
+            return plans, len(due), busy
+
+    async def _plan(self, work: Sequence[Work], context: PlanContext) -> list[ChatPlan]:
+        """Read, decide and write chunk by chunk; chunk n+1 is decided while chunk n is being written."""
+        chunks = [work[i : i + PLAN_CHUNK] for i in range(0, len(work), PLAN_CHUNK)]
+        # The earliest date that is "today" somewhere: older push days are never resumed, only leftovers.
+        since = (context.calendar.now.date() - timedelta(days=2)).isoformat()
+
+        def read(n: int) -> Awaitable[ChunkState]:
+            return self._deliveries.read(partial(read_chunk, chat_ids=[w.chat_id for w in chunks[n]], since=since))
+
+        plans: list[ChatPlan] = []
+        reading: asyncio.Task[ChunkState] | None = None
+        writing: asyncio.Task[int] | None = None
+        written: ChunkPlan | None = None
+        try:
+            state = await read(0)
+            for n, chunk in enumerate(chunks):
+                decided = decide(state, chunk, context)  # meanwhile the database thread writes chunk n-1
+                # Queue the next read before the next write, so that write overlaps the next decide.
+                reading = asyncio.ensure_future(read(n + 1)) if n + 1 < len(chunks) else None
+                if writing is not None and written is not None:
+                    attach_ids(written, await writing)
+                    plans += written.plans
+                writing = asyncio.ensure_future(
+                    self._deliveries.run(partial(write_chunk, chunk=decided, planned_at=context.planned_at))
+                )
+                written = decided
+                if reading is not None:
+                    state = await reading
+            if writing is not None and written is not None:
+                attach_ids(written, await writing)
+                plans += written.plans
+        except BaseException:
+            for task in (reading, writing):
+                if task is not None and not task.done():
+                    task.cancel()
+            await asyncio.gather(*(t for t in (reading, writing) if t is not None), return_exceptions=True)
+            raise
+        return plans
+
+    async def tick(self, now: datetime | None = None) -> FanoutReport:
+        """Plan and send every due chat (and rows an earlier run left planned); safe to overlap."""
+        started = timer.monotonic()
+        if not self._recovered:
+            await self.recover()
+        plans, due, busy = await self._plan_due(now or self._clock())
+        tally = Tally()
+        try:
+            tally = await self._dispatcher.run(plans)
+        except BaseException:
+            self._resume = True  # rows of the interrupted chats stay 'planned': pick them up next time
+            raise
+        finally:
+            await self._writer.drain()
+        report = FanoutReport(
+            chats_due=due,
+            chats_busy=busy,
+            chats_sent=len(plans),
+            sent=tally.sent,
+            notices=tally.notices,
+            failed=tally.failed,
+            retried=tally.retried,
+            deactivated=tally.deactivated,
+            moved=tally.moved,
+            duration=round(timer.monotonic() - started, 3),
+        )
+        if due or plans:
+            log.info(
+                "push fanout chats_due=%d chats_busy=%d chats_sent=%d sent=%d notices=%d failed=%d retried=%d"
+                " deactivated=%d moved=%d duration=%.3fs",
+                *(v for k, v in asdict(report).items()),
+                extra={"push_fanout": asdict(report)},
+            )
+        return report
+
+    async def today(self, chat_id: int, now: datetime | None = None) -> TodayResult:
+        """/today: plan and send the chat's papers now (via='today'); the push never repeats them."""
+        await self._claims.wait(chat_id)  # a fan-out serving this chat finishes first
+        self._claims.take(chat_id)
+        try:
+            keys = [s.key for s in await self._chats.subscriptions(chat_id)]
+            async with self._plan_lock:
+                lists = await self._view.refresh(keys)
+                context = PlanContext(self._settings, Calendar(now or self._clock()), lists, self._stamp())
+                plans = await self._plan([Work(chat_id, "today")], context)
+            tally = await self._dispatcher.run(plans)
+        finally:
+            self._claims.release(chat_id)
+            await self._writer.drain()
+        plan = plans[0] if plans else None
+        return TodayResult(
+            sent=tally.sent,
+            failed=tally.failed,
+            subscriptions=len(keys),
+            exhausted=tuple(Subscription.from_key(k) for k in plan.exhausted) if plan else (),
+            notified=tuple(Subscription.from_key(k) for k in plan.notified) if plan else (),
+        )
+
+    async def reschedule(self, chat_id: int, now: datetime | None = None) -> int | None:
+        """Recompute the chat's next push instant from its settings (after /time, /subscribe, reactivation)."""
+        chat = await self._chats.get(chat_id)
+        if chat is None:
+            return None
+        next_at = None
+        if chat.active and await self._chats.subscriptions(chat_id):
+            tz = valid_zone(chat.timezone, self._settings.default_timezone)
+            push_time = chat.push_time or self._settings.default_time
+            next_at = next_push_at(now or self._clock(), push_time, tz, chat.last_push_date)
+        await self._chats.set_next_push(chat_id, next_at)
+        return next_at
+
+    async def stats(self, now: datetime | None = None) -> PushStats:
+        """Counts for operators; "today" as documented on PushStats."""
+        day = (now or self._clock()).astimezone(UTC).date().isoformat()
+        total, active = await self._deliveries.chat_counts()
+        states = await self._deliveries.counts_by_state(day)
+        return PushStats(
+            chats_total=total,
+            chats_active=active,
+            subscribers=await self._deliveries.topic_subscribers(),
+            date=day,
+            sent_today=states.get("sent", 0),
+            failed_today=states.get("failed", 0),
+            unknown_today=states.get("unknown", 0),
+            pending=await self._deliveries.pending(),
+            next_due_at=await self._deliveries.next_due(),
+        )
+
+    def _finish_days(self, session: DeliverySession, finishes: Sequence[tuple[int, str]], now: datetime) -> None:
+        """(Runs in the writer's transaction.) Record pushed days and each chat's next instant."""
+        calendar = Calendar(now)
+        chats = session.chats(chat_id for chat_id, _ in finishes)
+        updates: list[tuple[str, int | None, int]] = []
+        for chat_id, day in finishes:
+            chat = chats.get(chat_id)
+            if chat is None:
+                continue
+            next_at = None
+            if chat.active:
+                tz, push_time = zone_and_time(chat, self._settings)
+                next_at = calendar.next_after(tz, push_time, max(chat.last_push_date or "", day))
+            updates.append((day, next_at, chat_id))
+        session.finish_days(updates)
