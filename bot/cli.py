@@ -4,6 +4,7 @@ topic rules, show push statistics."""
 from __future__ import annotations
 
 import argparse
+import logging
 import asyncio
 import os
 import sys
@@ -79,6 +80,8 @@ def _run(settings: Settings) -> int:
         return 0
     if sys.stdin.isatty() and sys.stdout.isatty():
         from bot.telegram.console import run_console_mode
+
+        setup_logging(logging.WARNING)  # the terminal is the chat: keep it for messages
 
         return run_console_mode(settings)
     print(NO_TOKEN, file=sys.stderr)
