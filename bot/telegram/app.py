@@ -135,7 +135,8 @@ def build_application(settings: Settings) -> Application:  # type: ignore[type-a
         .base_url(f"{settings.api_url}/bot")
         .base_file_url(f"{settings.api_url}/file/bot")
         .defaults(defaults)
-        .connection_pool_size(64)
+        # Enough for the push fan-out plus replies; a bigger httpcore pool costs time on every request.
+        .connection_pool_size(settings.push.concurrency + 8)
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
         .build()

@@ -1,0 +1,211 @@
+"""Push benchmark: planning a minute where every chat is due, raw send speed, and a paced fan-out.
+
+    python benchmarks/push.py [--papers 100000] [--chats 100000] [--send-chats 5000] [--paced-chats 3000]
+
+1. planning: --chats chats with 3 topic subscriptions each, all due in the same minute, at --papers
+   papers: PushService.plan_due (reads the due chats, picks each chat's papers, writes the plan).
+2. sending, rate limits off: a fan-out of --send-chats chats (3 papers each) through python-telegram-bot
+   to the local Bot API running in another process (so the server does not share the bot's core).
+3. sending at Telegram's pace: --paced-chats chats, one paper each, the bot's global rate at its default
+   (25/s) and the server enforcing Telegram's limits (30/s overall, 1/s per chat): counts 429s and
+   duplicates as the server saw them.
+The catalogue is ingested in a child process, so the peak RSS printed is the push's own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing as mp
+import resource
+import shutil
+import socket
+import sqlite3
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from telegram import Bot
+from telegram.request import HTTPXRequest
+
+from benchmarks.synthetic import ROOT, write_table
+from bot.catalogue.topics import Taxonomy
+from bot.config import PushSettings, Settings, load_settings
+from bot.localapi import LocalBotApi, RateLimits
+from bot.push.service import PushService
+from bot.services.ingest import ingest
+from bot.storage.db import connect, open_database
+from bot.telegram.sender import TelegramSender
+
+TOKEN = "123456789:BENCH-local-token-not-a-secret-000000"
+FIRST_CHAT = 1_000_000
+
+
+def build_catalogue(folder: Path, papers: int) -> None:
+    write_table(folder / "seeds", papers)
+    conn = connect(folder / "base.sqlite3")
+    ingest(conn, [folder / "seeds"], Taxonomy.load(ROOT / "config" / "topics.toml"))
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+
+
+def add_chats(db: Path, chats: int, due_at: int) -> None:
+    """Benchmark fixture: chats with three topic subscriptions each, all due at `due_at`."""
+    conn = sqlite3.connect(db)
+    topics = [row[0] for row in conn.execute("SELECT name FROM topics ORDER BY position")]
+    now = datetime.now(UTC).isoformat()
+    with conn:
+        conn.executemany(
+            "INSERT INTO chats (chat_id, kind, script, next_push_at, created_at, updated_at)"
+            " VALUES (?, 'private', ?, ?, ?, ?)",
+            ((FIRST_CHAT + i, "hant" if i % 2 else "hans", due_at, now, now) for i in range(chats)),
+        )
+        conn.executemany(
+            "INSERT INTO subscriptions (chat_id, kind, value, created_at) VALUES (?, 'topic', ?, ?)",
+            (
+                (FIRST_CHAT + i, topics[(i + k * 7) % len(topics)], now)
+                for i in range(chats)
+                for k in range(3)
+            ),
+        )
+    conn.close()
+
+
+def serve(port: int, chats: int, limits: RateLimits, pipe: Connection) -> None:
+    """The local Bot API in its own process; reports what it saw when asked."""
+
+    async def main() -> None:
+        api = LocalBotApi(TOKEN, port=port, limits=limits, keep_journal=False)
+        await api.start()
+        for i in range(chats):
+            api.add_private_chat(FIRST_CHAT + i, "Reader")
+        pipe.send("ready")
+        await asyncio.get_running_loop().run_in_executor(None, pipe.recv)
+        seen: set[tuple[int, str]] = set()
+        total = duplicates = 0
+        for i in range(chats):
+            for message in api.messages(FIRST_CHAT + i):
+                total += 1
+                key = (message.chat_id, message.text)
+                duplicates += key in seen
+                seen.add(key)
+        errors = api.errors()
+        pipe.send(
+            {
+                "messages": total,
+                "duplicates": duplicates,
+                "429": sum(1 for e in errors if e.error_code == 429),
+                "errors": len(errors),
+            }
+        )
+        await api.stop()
+
+    asyncio.run(main())
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def fan_out(db: Path, settings: Settings, port: int, now: datetime) -> tuple[float, dict[str, int]]:
+    request = HTTPXRequest(connection_pool_size=settings.push.concurrency + 8)
+    bot = Bot(TOKEN, base_url=f"http://127.0.0.1:{port}/bot", request=request)
+    await bot.initialize()
+    conn = await open_database(db)
+    try:
+        service = PushService(conn, settings, TelegramSender(bot), clock=lambda: now)
+        start = time.perf_counter()
+        report = await service.tick(now)
+        elapsed = time.perf_counter() - start
+    finally:
+        await conn.close()
+        await bot.shutdown()
+    return elapsed, {"sent": report.sent, "failed": report.failed, "chats": report.chats_sent}
+
+
+def run_sends(base: Path, work: Path, chats: int, settings: Settings, limits: RateLimits, label: str) -> None:
+    db = work / f"sends-{chats}-{settings.push.global_rate}.sqlite3"
+    shutil.copy(base, db)
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    add_chats(db, chats, int((now - timedelta(minutes=1)).timestamp()))
+    port = free_port()
+    parent, child = mp.Pipe()
+    server = mp.Process(target=serve, args=(port, chats, limits, child))
+    server.start()
+    parent.recv()
+    elapsed, report = asyncio.run(fan_out(db, settings, port, now))
+    parent.send("report")
+    seen = parent.recv()
+    server.join()
+    rate = report["sent"] / elapsed if elapsed else 0.0
+    print(
+        f"  {label}: {report['chats']:,} chats, {report['sent']:,} messages in {elapsed:.1f} s = {rate:,.0f}/s;"
+        f" server saw {seen['messages']:,} messages, {seen['duplicates']} duplicates,"
+        f" {seen['429']} x 429, {seen['errors']} errors; bot failures {report['failed']}"
+    )
+
+
+async def plan_all(db: Path, settings: Settings, now: datetime) -> tuple[float, int]:
+    conn = await open_database(db)
+    try:
+        service = PushService(conn, settings, _Unused(), clock=lambda: now)
+        start = time.perf_counter()
+        plans = await service.plan_due(now)
+        return time.perf_counter() - start, len(plans)
+    finally:
+        await conn.close()
+
+
+class _Unused:
+    async def send_paper(self, *_: object) -> None:
+        raise AssertionError("planning sends nothing")
+
+    async def send_exhausted(self, *_: object) -> None:
+        raise AssertionError("planning sends nothing")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--papers", type=int, default=100_000)
+    parser.add_argument("--chats", type=int, default=100_000)
+    parser.add_argument("--send-chats", type=int, default=5_000)
+    parser.add_argument("--paced-chats", type=int, default=3_000)
+    args = parser.parse_args()
+    base_settings = load_settings(ROOT / "config" / "bot.toml", {})
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        start = time.perf_counter()
+        child = mp.Process(target=build_catalogue, args=(work, args.papers))
+        child.start()
+        child.join()
+        base = work / "base.sqlite3"
+        print(f"catalogue: {args.papers:,} papers ({time.perf_counter() - start:.0f} s to build, in a child process)")
+
+        db = work / "plan.sqlite3"
+        shutil.copy(base, db)
+        now = datetime.now(UTC).replace(second=0, microsecond=0)
+        add_chats(db, args.chats, int((now - timedelta(minutes=1)).timestamp()))
+        settings = base_settings.with_overrides(database=db, papers_per_push=3)
+        elapsed, planned = asyncio.run(plan_all(db, settings, now))
+        print(f"planning: {planned:,} due chats x 3 subscriptions planned in {elapsed:.2f} s (target <= 2 s)")
+        print(f"  peak RSS so far: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB (target <= 300)")
+
+        print("sending:")
+        unlimited = base_settings.with_overrides(
+            papers_per_push=3, push=PushSettings(global_rate=0, per_chat_interval=0, concurrency=16, max_attempts=4)
+        )
+        run_sends(base, work, args.send_chats, unlimited, RateLimits(enabled=False), "rate limits off")
+        paced = base_settings.with_overrides(papers_per_push=1)
+        run_sends(base, work, args.paced_chats, paced, RateLimits(), "Telegram's limits, 25/s")
+    print(f"peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
