@@ -4,8 +4,8 @@ topic rules, show push statistics."""
 from __future__ import annotations
 
 import argparse
-import logging
 import asyncio
+import logging
 import os
 import sys
 from collections.abc import AsyncIterator, Sequence

@@ -39,6 +39,7 @@ import asyncio
 import logging
 import time as timer
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -179,48 +180,63 @@ class PushService:
         """Plans of the due chats and of leftovers, each chat claimed; (plans, due, busy)."""
         async with self._plan_lock:
             calendar = Calendar(now)
-            due = await self._deliveries.due_chat_ids(int(calendar.ts))
-            work = [Work(chat_id, "push") for chat_id in due if self._claims.take(chat_id)]
-            busy = len(due) - len(work)
-            try:
-                if self._resume:
-                    self._resume = False
-                    work += [Work(c, "resume") for c in await self._deliveries.open_chat_ids() if self._claims.take(c)]
-                plans: list[ChatPlan] = []
-                if work:
-                    keywords = await self._deliveries.due_keywords(int(calendar.ts)) if due else []
-                    lists = await self._view.refresh(keywords)
-                    plans = await self._plan(work, PlanContext(self._settings, calendar, lists, self._stamp()))
-            except BaseException:
-                self._resume = True
-                for item in work:
-                    self._claims.release(item.chat_id)
-                raise
+            ts = int(calendar.ts)
+            count = await self._deliveries.due_count(ts)
+            if not count and not self._resume:
+                return [], 0, 0
+            # Many chats: a second connection reads while this one writes (see planner's docstring).
+            big = count > PLAN_CHUNK
+            async with self._deliveries.reader() if big else nullcontext(self._deliveries) as reader:
+                reading = asyncio.ensure_future(reader.due_chats(ts))
+                try:
+                    lists = await self._view.refresh(await self._deliveries.due_keywords(ts))
+                finally:
+                    due = await reading
+                work = [Work(chat, "push") for chat in due if self._claims.take(chat.chat_id)]
+                busy = len(due) - len(work)
+                try:
+                    if self._resume:
+                        self._resume = False
+                        work += [
+                            Work(chat, "resume")
+                            for chat in await self._deliveries.open_chats()
+                            if self._claims.take(chat.chat_id)
+                        ]
+                    context = PlanContext(self._settings, calendar, lists, self._stamp())
+                    plans = await self._plan(work, context, reader) if work else []
+                except BaseException:
+                    self._resume = True
+                    for item in work:
+                        self._claims.release(item.chat.chat_id)
+                    raise
             kept = {plan.chat_id for plan in plans}
             for item in work:
-                if item.chat_id not in kept:
-                    self._claims.release(item.chat_id)
+                if item.chat.chat_id not in kept:
+                    self._claims.release(item.chat.chat_id)
             return plans, len(due), busy
 
-    async def _plan(self, work: Sequence[Work], context: PlanContext) -> list[ChatPlan]:
-        """Read, decide and write chunk by chunk; chunk n+1 is decided while chunk n is being written."""
+    async def _plan(self, work: Sequence[Work], context: PlanContext, reader: DeliveryStore) -> list[ChatPlan]:
+        """Read, decide and write chunk by chunk, overlapped: while the database writes chunk n, the next
+        chunk is read (by `reader`) and decided (here)."""
         chunks = [work[i : i + PLAN_CHUNK] for i in range(0, len(work), PLAN_CHUNK)]
         # The earliest date that is "today" somewhere: older push days are never resumed, only leftovers.
         since = (context.calendar.now.date() - timedelta(days=2)).isoformat()
 
-        def read(n: int) -> Awaitable[ChunkState]:
-            return self._deliveries.read(partial(read_chunk, chat_ids=[w.chat_id for w in chunks[n]], since=since))
+        def read(n: int) -> asyncio.Future[ChunkState]:
+            ids = [w.chat.chat_id for w in chunks[n]]
+            return asyncio.ensure_future(reader.read(partial(read_chunk, chat_ids=ids, since=since)))
 
         plans: list[ChatPlan] = []
-        reading: asyncio.Task[ChunkState] | None = None
-        writing: asyncio.Task[int] | None = None
+        reading: asyncio.Future[ChunkState] | None = read(0)
+        writing: asyncio.Future[int] | None = None
         written: ChunkPlan | None = None
         try:
-            state = await read(0)
             for n, chunk in enumerate(chunks):
-                decided = decide(state, chunk, context)  # meanwhile the database thread writes chunk n-1
-                # Queue the next read before the next write, so that write overlaps the next decide.
-                reading = asyncio.ensure_future(read(n + 1)) if n + 1 < len(chunks) else None
+                assert reading is not None
+                state = await reading
+                # Queued before the next write: on a single connection, reads then don't wait for it.
+                reading = read(n + 1) if n + 1 < len(chunks) else None
+                decided = decide(state, chunk, context)
                 if writing is not None and written is not None:
                     attach_ids(written, await writing)
                     plans += written.plans
@@ -228,16 +244,14 @@ class PushService:
                     self._deliveries.run(partial(write_chunk, chunk=decided, planned_at=context.planned_at))
                 )
                 written = decided
-                if reading is not None:
-                    state = await reading
             if writing is not None and written is not None:
                 attach_ids(written, await writing)
                 plans += written.plans
         except BaseException:
-            for task in (reading, writing):
-                if task is not None and not task.done():
-                    task.cancel()
-            await asyncio.gather(*(t for t in (reading, writing) if t is not None), return_exceptions=True)
+            pending = [task for task in (reading, writing) if task is not None]
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
             raise
         return plans
 
@@ -283,9 +297,10 @@ class PushService:
         try:
             keys = [s.key for s in await self._chats.subscriptions(chat_id)]
             async with self._plan_lock:
+                chat = await self._deliveries.chat(chat_id)
                 lists = await self._view.refresh(keys)
                 context = PlanContext(self._settings, Calendar(now or self._clock()), lists, self._stamp())
-                plans = await self._plan([Work(chat_id, "today")], context)
+                plans = await self._plan([Work(chat, "today")], context, self._deliveries) if chat else []
             tally = await self._dispatcher.run(plans)
         finally:
             self._claims.release(chat_id)
