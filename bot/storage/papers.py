@@ -37,6 +37,9 @@ def content_hash(paper: Paper) -> str:
     return hashlib.sha256(json.dumps(payload, ensure_ascii=False).encode()).hexdigest()
 
 
+INSERT_CHUNK = 5000  # papers per INSERT statement during ingest
+
+
 @dataclass(frozen=True)
 class UpsertCounts:
     """What one ingest changed."""
@@ -92,11 +95,17 @@ class CatalogueWriter:
                     changed_rows.append((*fields, now, paper.arxiv_id))
                     changed_ids.append((paper.arxiv_id,))
                 tag_rows.extend((name, str(source), paper.arxiv_id) for name, source in paper.topics)
-            conn.executemany(
-                "INSERT INTO papers (arxiv_id, title_en, title_zh, abstract_zh, published, date_is_exact,"
-                " content_hash, added_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                new_rows,
-            )
+            # Many rows per statement: FTS5 flushes its pending index at every statement boundary
+            # inside a transaction, so one INSERT per row (executemany) would write a tiny index
+            # segment per paper and triple the cost of a large ingest.
+            for start in range(0, len(new_rows), INSERT_CHUNK):
+                conn.execute(
+                    "INSERT INTO papers (arxiv_id, title_en, title_zh, abstract_zh, published, date_is_exact,"
+                    " content_hash, added_at, updated_at)"
+                    " SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5,"
+                    " value ->> 6, value ->> 7, value ->> 8 FROM json_each(?)",
+                    (json.dumps(new_rows[start : start + INSERT_CHUNK], ensure_ascii=False),),
+                )
             conn.executemany(
                 "UPDATE papers SET title_en = ?, title_zh = ?, abstract_zh = ?, published = ?,"
                 " date_is_exact = ?, content_hash = ?, updated_at = ? WHERE arxiv_id = ?",
