@@ -165,7 +165,7 @@ class TopicCount:
 
 
 # How many of the newest matches of a query are ranked (see PaperStore._ranked).
-RANK_WINDOW = 2000
+RANK_WINDOW = 500
 
 
 class PaperStore:
