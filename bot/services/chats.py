@@ -90,10 +90,11 @@ class ChatService:
 
     async def ensure(self, chat_id: int, kind: str, language_code: str | None) -> ChatSettings:
         """Register the chat on first contact (script from the user's language) and reactivate it."""
-        chat = await self._chats.ensure(chat_id, kind, script_for_language(language_code))
-        if chat.next_push_at is None and chat.active:
-            # A chat that was inactive, or never scheduled, gets its next push computed again.
+        chat, reactivated = await self._chats.ensure(chat_id, kind, script_for_language(language_code))
+        if reactivated:
+            # Pushes stopped when the chat blocked us or vanished; it is back, so schedule it again.
             await self._push.reschedule(chat_id)
+            chat = await self._chats.get(chat_id) or chat
         return chat
 
     async def effective(self, chat_id: int) -> Effective | None:

@@ -94,18 +94,22 @@ class ChatStore:
             row = await cur.fetchone()
         return _settings(row) if row else None
 
-    async def ensure(self, chat_id: int, kind: str, script: Script) -> ChatSettings:
-        """The chat's settings, creating the chat (with `script`), and reactivating it: it just wrote to us."""
+    async def ensure(self, chat_id: int, kind: str, script: Script) -> tuple[ChatSettings, bool]:
+        """The chat's settings, creating the chat (with `script`) on first contact and reactivating it:
+        it just wrote to us. The flag says whether it was inactive. A known active chat costs one read."""
+        current = await self.get(chat_id)
+        if current is not None and current.active and current.kind == kind:
+            return current, False
         now = _now()
         await self._conn.execute(
             "INSERT INTO chats (chat_id, kind, script, created_at, updated_at) VALUES (?, ?, ?, ?, ?)"
             " ON CONFLICT (chat_id) DO UPDATE SET active = 1, inactive_reason = NULL, kind = excluded.kind,"
-            " updated_at = excluded.updated_at WHERE active = 0 OR kind != excluded.kind",
+            " updated_at = excluded.updated_at",
             (chat_id, kind, str(script), now, now),
         )
         settings = await self.get(chat_id)
         assert settings is not None
-        return settings
+        return settings, current is not None and not current.active
 
     async def set_script(self, chat_id: int, script: Script) -> None:
         """Store the chat's chosen script."""
