@@ -4,14 +4,23 @@ Scheduling: each chat with rows is a job in a heap ordered by the instant it may
 `PushSettings.concurrency` workers pops the earliest job, sends ONE message and pushes the job back
 `per_chat_interval` later (or after a 429's retry_after, or a backoff). So with many chats, messages
 go out round-robin and pacing never holds a worker; one slow or failing chat occupies one worker at
-most while the others go on. A global `RateLimiter` spaces all sends (`global_rate`/s; <= 0: off).
+most while the others go on. A global `RateLimiter` spaces all sends (`global_rate`/s; <= 0: off), and
+a semaphore keeps at most `concurrency` HTTP calls in flight across overlapping fan-outs and /today.
+
+Telegram's answers (bot.push.errors): RetryLater puts the message back to 'planned' and the chat back in
+the heap after retry_after (not counted as an attempt; all sends pause too when the limit is the bot's:
+said so, or two chats told to wait within a second); TransientError retries with exponential backoff
+(1 s, 2 s, 4 s ... capped at 60 s) up to `max_attempts`, then 'failed'; ChatUnavailable deactivates the
+chat and fails its remaining rows; ChatMoved moves the chat's data to the new id and sends there; any
+other exception fails that one message (logged) and the fan-out goes on.
 
 State writes are batched by `StateWriter` (group commit): each message's 'sending' mark must be durable
 before the HTTP call, so a worker waits for it, but all marks and outcomes requested meanwhile share
 one transaction. Outcomes ('sent', 'failed') are not waited for: if the process dies before they are
 flushed, those rows stay 'sending' and become 'unknown' at the next start. That is the trade-off:
 a crash may leave a few delivered messages labelled 'unknown' instead of 'sent', but it can never
-cause a message to be sent twice, and the per-message cost is a fraction of one commit.
+cause a message to be sent twice, and the per-message cost is a fraction of one commit. A worker
+stopped between its mark and the HTTP call (cancellation, shutdown) puts the row back to 'planned'.
 """
 
 from __future__ import annotations
@@ -126,6 +135,14 @@ class StateWriter:
         """Record a row's outcome (committed with the next batch)."""
         self._finals.append(final)
         self._kick()
+
+    def unmark(self, row_id: int, attempts: int) -> None:
+        """Undo `sending` for a row whose HTTP call never started: drop the mark if it was not flushed
+        yet, else set the row back to 'planned' in a later batch (after the one holding the mark)."""
+        try:
+            self._sending.remove(row_id)
+        except ValueError:
+            self.final(Final(row_id, "planned", attempts, None, None))
 
     def finish(self, chat_id: int, local_date: str) -> None:
         """Record a chat's push day as done once its rows' outcomes are committed (same or later batch)."""
@@ -315,17 +332,25 @@ class Dispatcher:
                 tally.failed += 1
                 return self._settle(job, row, "failed", "paper not in catalogue")
         await self._limiter.wait()
-        if not job.marked:
-            await self._writer.sending(row.id)  # durable before the HTTP call: never sent twice
-            job.marked = True
+        try:
+            if not job.marked:
+                job.marked = True
+                await self._writer.sending(row.id)  # durable before the HTTP call: never sent twice
+            await self._slots.acquire()
+        except BaseException:
+            # Stopped before the HTTP call (cancelled, or the mark failed): certainly not sent, so the row
+            # goes back to 'planned' and is sent later, instead of ending 'unknown' after a restart.
+            if job.marked:
+                self._writer.unmark(row.id, job.attempts)
+                job.marked = False
+            raise
         subscription = _subscription(row.subscription)
         job.attempts += 1
         try:
-            async with self._slots:
-                if paper is None:
-                    await self._sender.send_exhausted(job.chat_id, job.plan.script, subscription, row.total)
-                else:
-                    await self._sender.send_paper(job.chat_id, job.plan.script, paper, subscription)
+            if paper is None:
+                await self._sender.send_exhausted(job.chat_id, job.plan.script, subscription, row.total)
+            else:
+                await self._sender.send_paper(job.chat_id, job.plan.script, paper, subscription)
         except RetryLater as exc:
             return self._retry_later(job, row, exc, tally)
         except ChatMoved as exc:
@@ -350,6 +375,8 @@ class Dispatcher:
             log.exception("push: sending to chat %s failed", job.chat_id)
             tally.failed += 1
             return self._settle(job, row, "failed", f"{type(exc).__name__}: {exc}"[:200])
+        finally:
+            self._slots.release()
         if paper is None:
             tally.notices += 1
         else:

@@ -5,23 +5,25 @@ chat follows more subscriptions than `papers_per_push`, so none starves); each o
 paper of its list that the chat has never had in the delivery log (any state: failed or unknown
 papers are not offered again) and that this plan has not already taken, so a paper in two subscribed
 topics is sent once. A subscription with nothing new is "exhausted": the chat is told once (a notice
-row, and a row in `exhausted` remembering the topic's paper count), and the subscription is then
-skipped without scanning while its paper count stays the same; when the count changes and a new paper
-turns up, the notice row is cleared so a later run-out is told again.
+row, and a row in `exhausted` remembering the subscription's paper count), and the subscription is
+then skipped without scanning while its paper count stays the same; when the count changes and a new
+paper turns up, the `exhausted` row is deleted, so a later run-out is told again.
 
-A chunk of chats is planned in three steps: `read_chunk` (on the database thread, one snapshot),
-`decide` (pure Python on the event loop) and `write_chunk` (one write transaction: rows, notices,
-schedules). The service pipelines them so the next chunk is decided while the previous one is being
-written: at 100,000 chats the insert and the Python work overlap on two cores. Between read and write
-no one else plans these chats (they are claimed), and schedule updates are conditional on the chat's
-schedule being unchanged, so a /time that raced the tick wins.
+A planning pass reads the due chats with their subscriptions, then handles them in chunks: the chunk's
+history is read (`read_chunk`, a snapshot on the database thread), `decide` runs in plain Python on the
+event loop, and `write_chunk` stores rows, notices and schedules in one write transaction. The service
+overlaps these stages (a second, read-only connection reads while writes queue back to back on the
+main one), so at 100,000 chats the SQLite work and the Python work run on both cores. Between read and
+write no one else plans these chats (they are claimed), and schedule updates apply only if the chat's
+schedule is unchanged, so a /time that raced the tick wins.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import time
+from datetime import time, timedelta
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -134,6 +136,11 @@ class PlanContext:
     lists: Mapping[str, Sequence[str]]
     planned_at: str
 
+    @property
+    def since(self) -> str:
+        """The earliest date that is "today" somewhere: push days before it are not resumed, only leftovers."""
+        return (self.calendar.now.date() - timedelta(days=2)).isoformat()
+
 
 @dataclass(slots=True)
 class ChunkState:
@@ -148,12 +155,13 @@ class ChunkState:
 def read_chunk(session: DeliverySession, chat_ids: Sequence[int], since: str) -> ChunkState:
     """(Database thread.) The chunk's leftovers, history and notices (subscriptions come with the chats)."""
     seen, pushed = session.history(chat_ids, since)
-    return ChunkState(
-        session.open_rows(chat_ids),
-        seen,
-        pushed,
-        session.exhausted(chat_ids),
-    )
+    return ChunkState(session.open_rows(chat_ids), seen, pushed, session.exhausted(chat_ids))
+
+
+def read_chats(session: DeliverySession, chat_ids: Sequence[int], since: str) -> tuple[list[ChatRow], ChunkState]:
+    """(Database thread.) The chats (with subscriptions, in `chat_ids` order) and their chunk state."""
+    chats = session.chats(chat_ids)
+    return [chats[i] for i in chat_ids if i in chats], read_chunk(session, chat_ids, since)
 
 
 Schedule = tuple[int | None, str | None, int, int | None, str | None, str | None]
@@ -177,7 +185,7 @@ class ChunkPlan:
         return found
 
     def row_groups(self) -> list[RowGroup]:
-        return [(via, day, kind, rows) for (via, day, kind), (rows, _) in self.groups.items()]
+        return [(via, day, kind, rows, json.dumps(rows)) for (via, day, kind), (rows, _) in self.groups.items()]
 
 
 def decide(state: ChunkState, work: Sequence[Work], ctx: PlanContext) -> ChunkPlan:
@@ -258,9 +266,9 @@ def decide(state: ChunkState, work: Sequence[Work], ctx: PlanContext) -> ChunkPl
     return out
 
 
-def write_chunk(session: DeliverySession, chunk: ChunkPlan, planned_at: str) -> int:
-    """(Database thread, one write transaction.) Store a decided chunk; the first new row's id."""
-    first = session.insert(chunk.row_groups(), planned_at)
+def write_chunk(session: DeliverySession, chunk: ChunkPlan, groups: Sequence[RowGroup], planned_at: str) -> int:
+    """(Database thread, one write transaction.) Store a decided chunk (its `row_groups()`); the first new id."""
+    first = session.insert(groups, planned_at)
     session.set_exhausted(chunk.remember)
     session.clear_exhausted(chunk.forget)
     session.set_schedule(chunk.schedule)
@@ -290,13 +298,9 @@ class CatalogueView:
         """The lists, current with the catalogue, covering these keyword subscriptions too."""
         version = await self._deliveries.catalogue_version()
         if version != self._version:
-            # A new dict, never mutated in place: a planning chunk may be reading the old one.
             self.lists = await self._deliveries.read(DeliverySession.topic_lists)
             self._version = version
         missing = {key for key in keys if key.startswith("keyword:") and key not in self.lists}
-        if missing:
-            lists = dict(self.lists)
-            for key in missing:
-                lists[key] = await self._papers.search_ids_newest_first(key[8:], limit=KEYWORD_LIMIT)
-            self.lists = lists
+        for key in missing:
+            self.lists[key] = await self._papers.search_ids_newest_first(key[8:], limit=KEYWORD_LIMIT)
         return self.lists

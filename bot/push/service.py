@@ -26,7 +26,7 @@ Delivery guarantee (exactly once where it can be known, at most once where it ca
   scheduled until it writes again (ChatStore.ensure reactivates it; reschedule() then sets its time).
 
 Missed days are not piled up: after downtime a chat is pushed at once only if today's local push time
-has passed and today was not pushed; otherwise it waits for today's time (see planner.plan_chunk).
+has passed and today was not pushed; otherwise it waits for today's time (see planner.decide).
 
 Concurrency: planning is serialized by a lock; a chat being served (by a fan-out or /today) is claimed,
 and a later tick skips it while an earlier fan-out is still sending, so ticks may overlap safely: a
@@ -36,13 +36,15 @@ long fan-out never holds back chats that fall due after it started.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time as timer
-from collections.abc import Awaitable, Callable, Sequence
-from contextlib import nullcontext
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import partial
+from typing import TypeVar
 
 import aiosqlite
 
@@ -57,6 +59,7 @@ from bot.push.planner import (
     Work,
     attach_ids,
     decide,
+    read_chats,
     read_chunk,
     write_chunk,
     zone_and_time,
@@ -64,16 +67,36 @@ from bot.push.planner import (
 from bot.push.schedule import Calendar, next_push_at, valid_zone
 from bot.push.sender import Sender
 from bot.storage.chats import ChatStore, Subscription
-from bot.storage.deliveries import DeliverySession, DeliveryStore
+from bot.storage.deliveries import ChatRow, DeliverySession, DeliveryStore
 from bot.storage.papers import PaperStore
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 PLAN_CHUNK = 2000  # chats per planning transaction: bounded memory, and other queries get a turn between
+TODAY_WAIT = 10.0  # seconds /today waits for a push already under way to the same chat
 
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+async def _one(item: T) -> AsyncIterator[T]:
+    yield item
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Planning 100,000 chats creates about a million small objects that live until sent, and the cyclic
+    collector would rescan them again and again (a quarter of the planning time). Nothing here makes
+    reference cycles, so the collector rests meanwhile; reference counting still frees everything."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 @dataclass(frozen=True)
@@ -101,6 +124,7 @@ class TodayResult:
     subscriptions: int  # how many the chat has (0: nothing to push)
     exhausted: tuple[Subscription, ...]  # subscriptions with nothing new (told now or earlier)
     notified: tuple[Subscription, ...]  # of which the chat was told now (a send_exhausted message)
+    busy: bool = False  # the daily push to this chat is still being delivered: nothing was planned
 
 
 @dataclass(frozen=True)
@@ -182,81 +206,104 @@ class PushService:
             calendar = Calendar(now)
             ts = int(calendar.ts)
             count = await self._deliveries.due_count(ts)
-            if not count and not self._resume:
+            resume, self._resume = self._resume, False
+            if not count and not resume:
                 return [], 0, 0
-            # Many chats: a second connection reads while this one writes (see planner's docstring).
-            big = count > PLAN_CHUNK
-            async with self._deliveries.reader() if big else nullcontext(self._deliveries) as reader:
-                reading = asyncio.ensure_future(reader.due_chats(ts))
-                try:
-                    lists = await self._view.refresh(await self._deliveries.due_keywords(ts))
-                finally:
-                    due = await reading
-                work = [Work(chat, "push") for chat in due if self._claims.take(chat.chat_id)]
-                busy = len(due) - len(work)
-                try:
-                    if self._resume:
-                        self._resume = False
-                        work += [
-                            Work(chat, "resume")
-                            for chat in await self._deliveries.open_chats()
-                            if self._claims.take(chat.chat_id)
-                        ]
+            claimed: list[int] = []
+            due: list[ChatRow] = []
+            busy = 0
+            try:
+                # Many chats: a second connection reads while this one writes (see the planner's docstring).
+                big = count > PLAN_CHUNK
+                async with (
+                    self._deliveries.reader() if big else nullcontext(self._deliveries) as reader,
+                    self._deliveries.checkpoints_deferred() if big else nullcontext(),
+                ):
+                    reading = asyncio.ensure_future(reader.due_chats(ts))
+                    try:  # meanwhile the topic lists load on this connection
+                        lists = await self._view.refresh(await self._deliveries.due_keywords(ts))
+                    finally:
+                        due = await reading
+                    mine = [Work(chat, "push") for chat in due if self._claims.take(chat.chat_id)]
+                    busy = len(due) - len(mine)
+                    claimed += [item.chat.chat_id for item in mine]
+                    left: list[int] = []
+                    if resume:  # rows an earlier process or an aborted fan-out left 'planned'; a due chat
+                        # sends its leftovers with its plan, the others are resumed on their own
+                        due_ids = {chat.chat_id for chat in due}
+                        left = [i for i in await reader.open_chat_ids() if i not in due_ids and self._claims.take(i)]
+                        claimed += left
                     context = PlanContext(self._settings, calendar, lists, self._stamp())
-                    plans = await self._plan(work, context, reader) if work else []
-                except BaseException:
-                    self._resume = True
-                    for item in work:
-                        self._claims.release(item.chat.chat_id)
-                    raise
+                    with _gc_paused():
+                        plans = await self._plan(self._batches(reader, left, mine, context.since), context)
+            except BaseException:
+                self._resume = True
+                for chat_id in claimed:
+                    self._claims.release(chat_id)
+                raise
             kept = {plan.chat_id for plan in plans}
-            for item in work:
-                if item.chat.chat_id not in kept:
-                    self._claims.release(item.chat.chat_id)
+            for chat_id in claimed:
+                if chat_id not in kept:
+                    self._claims.release(chat_id)
             return plans, len(due), busy
 
-    async def _plan(self, work: Sequence[Work], context: PlanContext, reader: DeliveryStore) -> list[ChatPlan]:
-        """Read, decide and write chunk by chunk, overlapped: while the database writes chunk n, the next
-        chunk is read (by `reader`) and decided (here)."""
-        chunks = [work[i : i + PLAN_CHUNK] for i in range(0, len(work), PLAN_CHUNK)]
-        # The earliest date that is "today" somewhere: older push days are never resumed, only leftovers.
-        since = (context.calendar.now.date() - timedelta(days=2)).isoformat()
+    @staticmethod
+    async def _batches(
+        reader: DeliveryStore, left: list[int], due: list[Work], since: str
+    ) -> AsyncIterator[tuple[list[Work], ChunkState]]:
+        """Leftover chats, then due chats, chunk by chunk with their state; the next due chunk's state
+        is read while the current one is being planned."""
+        for i in range(0, len(left), PLAN_CHUNK):
+            chats, state = await reader.read(partial(read_chats, chat_ids=left[i : i + PLAN_CHUNK], since=since))
+            yield [Work(chat, "resume") for chat in chats], state
+        chunks = [due[i : i + PLAN_CHUNK] for i in range(0, len(due), PLAN_CHUNK)]
 
-        def read(n: int) -> asyncio.Future[ChunkState]:
-            ids = [w.chat.chat_id for w in chunks[n]]
-            return asyncio.ensure_future(reader.read(partial(read_chunk, chat_ids=ids, since=since)))
+        def fetch(n: int) -> asyncio.Future[ChunkState]:
+            read = partial(read_chunk, chat_ids=[item.chat.chat_id for item in chunks[n]], since=since)
+            return asyncio.ensure_future(reader.read(read))
 
-        plans: list[ChatPlan] = []
-        reading: asyncio.Future[ChunkState] | None = read(0)
-        writing: asyncio.Future[int] | None = None
-        written: ChunkPlan | None = None
+        reading = fetch(0) if chunks else None
         try:
             for n, chunk in enumerate(chunks):
                 assert reading is not None
                 state = await reading
-                # Queued before the next write: on a single connection, reads then don't wait for it.
-                reading = read(n + 1) if n + 1 < len(chunks) else None
-                decided = decide(state, chunk, context)
-                if writing is not None and written is not None:
-                    attach_ids(written, await writing)
-                    plans += written.plans
-                writing = asyncio.ensure_future(
-                    self._deliveries.run(partial(write_chunk, chunk=decided, planned_at=context.planned_at))
-                )
-                written = decided
-            if writing is not None and written is not None:
-                attach_ids(written, await writing)
-                plans += written.plans
+                reading = fetch(n + 1) if n + 1 < len(chunks) else None
+                yield chunk, state
+        finally:
+            if reading is not None:
+                reading.cancel()
+
+    async def _plan(
+        self, batches: AsyncIterator[tuple[list[Work], ChunkState]], context: PlanContext
+    ) -> list[ChatPlan]:
+        """Decide each batch as it is read, and write it: writes queue up back to back on this connection's
+        thread while the next batches are read (by the reader) and decided (here)."""
+        writes: list[tuple[ChunkPlan, asyncio.Future[int]]] = []
+        try:
+            async for work, state in batches:
+                if not work:
+                    continue
+                decided = decide(state, work, context)
+                write = partial(write_chunk, chunk=decided, groups=decided.row_groups(), planned_at=context.planned_at)
+                writes.append((decided, asyncio.ensure_future(self._deliveries.run(write))))
+                await asyncio.sleep(0)  # let the write reach its thread before deciding on
+            plans: list[ChatPlan] = []
+            for decided, writing in writes:
+                attach_ids(decided, await writing)
+                plans += decided.plans
         except BaseException:
-            pending = [task for task in (reading, writing) if task is not None]
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+            # Writes already queued still commit: their rows stay 'planned' and are resumed next tick.
+            for _, writing in writes:
+                writing.cancel()
+            await asyncio.gather(*(w for _, w in writes), return_exceptions=True)
             raise
         return plans
 
     async def tick(self, now: datetime | None = None) -> FanoutReport:
-        """Plan and send every due chat (and rows an earlier run left planned); safe to overlap."""
+        """Plan and send every due chat (and rows an earlier run left planned); safe to overlap.
+
+        Calls `recover()` first if the service was not recovered yet.
+        """
         started = timer.monotonic()
         if not self._recovered:
             await self.recover()
@@ -285,22 +332,33 @@ class PushService:
             log.info(
                 "push fanout chats_due=%d chats_busy=%d chats_sent=%d sent=%d notices=%d failed=%d retried=%d"
                 " deactivated=%d moved=%d duration=%.3fs",
-                *(v for k, v in asdict(report).items()),
+                *asdict(report).values(),
                 extra={"push_fanout": asdict(report)},
             )
         return report
 
     async def today(self, chat_id: int, now: datetime | None = None) -> TodayResult:
-        """/today: plan and send the chat's papers now (via='today'); the push never repeats them."""
-        await self._claims.wait(chat_id)  # a fan-out serving this chat finishes first
-        self._claims.take(chat_id)
+        """/today: plan and send the chat's papers now (via='today'); the push never repeats them.
+
+        If a fan-out is still delivering this chat's daily push (a long one may take hours at Telegram's
+        rate), /today waits up to TODAY_WAIT seconds for it, then gives up with `busy`.
+        """
         try:
-            keys = [s.key for s in await self._chats.subscriptions(chat_id)]
+            await asyncio.wait_for(self._claims.wait(chat_id), TODAY_WAIT)
+        except TimeoutError:
+            return TodayResult(sent=0, failed=0, subscriptions=0, exhausted=(), notified=(), busy=True)
+        self._claims.take(chat_id)
+        keys: list[str] = []
+        try:
             async with self._plan_lock:
                 chat = await self._deliveries.chat(chat_id)
+                keys = chat.subscriptions() if chat else []
                 lists = await self._view.refresh(keys)
                 context = PlanContext(self._settings, Calendar(now or self._clock()), lists, self._stamp())
-                plans = await self._plan([Work(chat, "today")], context, self._deliveries) if chat else []
+                plans: list[ChatPlan] = []
+                if chat is not None:
+                    state = await self._deliveries.read(partial(read_chunk, chat_ids=[chat_id], since=context.since))
+                    plans = await self._plan(_one(([Work(chat, "today")], state)), context)
             tally = await self._dispatcher.run(plans)
         finally:
             self._claims.release(chat_id)

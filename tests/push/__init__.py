@@ -39,29 +39,35 @@ class Crash(BaseException):
 class FakeSender:
     """Records deliveries; `errors[chat_id]` are raised (in order) before that chat's next sends succeed."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock | None = None) -> None:
+        self.clock = clock
+        self.sent_at: list[datetime] = []  # clock time of each delivery, when a clock is given
         self.papers: list[tuple[int, str, str]] = []  # (chat, arXiv ID, subscription key)
         self.notices: list[tuple[int, str, int]] = []  # (chat, subscription key, total)
         self.scripts: list[Script] = []
         self.errors: dict[int, list[BaseException]] = {}
         self.calls = 0
         self.crash_after: int | None = None  # raise Crash on the call after this many deliveries
+        self.attempts: list[tuple[int, str]] = []  # (chat, arXiv ID or subscription key) of every call
 
-    def _attempt(self, chat_id: int, script: Script) -> None:
+    def _attempt(self, chat_id: int, script: Script, what: str) -> None:
         self.calls += 1
+        self.attempts.append((chat_id, what))
         if self.crash_after is not None and len(self.papers) + len(self.notices) >= self.crash_after:
             raise Crash()
         queue = self.errors.get(chat_id)
         if queue:
             raise queue.pop(0)
         self.scripts.append(script)
+        if self.clock is not None:
+            self.sent_at.append(self.clock())
 
     async def send_paper(self, chat_id: int, script: Script, paper: Paper, subscription: Subscription) -> None:
-        self._attempt(chat_id, script)
+        self._attempt(chat_id, script, paper.arxiv_id)
         self.papers.append((chat_id, paper.arxiv_id, subscription.key))
 
     async def send_exhausted(self, chat_id: int, script: Script, subscription: Subscription, total: int) -> None:
-        self._attempt(chat_id, script)
+        self._attempt(chat_id, script, subscription.key)
         self.notices.append((chat_id, subscription.key, total))
 
     def ids(self, chat_id: int) -> list[str]:

@@ -26,7 +26,7 @@ HOSTILE = [
     "😀🚀👩\u200d💻" * 300,
     "\u202eRTL override\u202c עברית العربية",
     "\u200b\u200c\u200d\ufeff",
-    "AND OR NOT * : - ( ) \"",
+    'AND OR NOT * : - ( ) "',
     "多模態LLM" * 800,
 ]
 

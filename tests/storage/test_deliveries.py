@@ -1,0 +1,136 @@
+"""The delivery log's storage: consecutive plan ids, recovery, guarded updates, transaction isolation."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from collections.abc import AsyncIterator
+from datetime import time
+from pathlib import Path
+
+import aiosqlite
+import pytest
+
+from bot.storage.chats import ChatStore
+from bot.storage.db import open_database
+from bot.storage.deliveries import DeliverySession, DeliveryStore, Final, NewRow, RowGroup
+from bot.text.normalize import Script
+
+
+@pytest.fixture
+async def conn(tmp_path: Path) -> AsyncIterator[aiosqlite.Connection]:
+    connection = await open_database(tmp_path / "bot.sqlite3")
+    chats = ChatStore(connection)
+    for chat_id in (1, 2):
+        await chats.ensure(chat_id, "private", Script.SIMPLIFIED)
+    yield connection
+    await connection.close()
+
+
+async def plan(store: DeliveryStore) -> int:
+    papers: list[NewRow] = [(1, "2401.00001", "topic:A", 0), (2, "2401.00001", "topic:A", 0)]
+    notices: list[NewRow] = [(1, None, "topic:B", 7)]
+    groups: list[RowGroup] = [
+        ("push", "2024-05-01", "paper", papers, json.dumps(papers)),
+        ("push", "2024-05-01", "notice", notices, json.dumps(notices)),
+    ]
+    return await store.run(lambda s: s.insert(groups, "2024-05-01T00:00:00+00:00"))
+
+
+async def rows(conn: aiosqlite.Connection) -> list[tuple[object, ...]]:
+    async with conn.execute("SELECT id, chat_id, arxiv_id, kind, subscription, state FROM deliveries") as cursor:
+        return [tuple(row) for row in await cursor.fetchall()]
+
+
+async def test_planned_rows_get_consecutive_ids_in_group_order(conn: aiosqlite.Connection) -> None:
+    store = DeliveryStore(conn)
+    first = await plan(store)
+    assert await rows(conn) == [
+        (first, 1, "2401.00001", "paper", "topic:A", "planned"),
+        (first + 1, 2, "2401.00001", "paper", "topic:A", "planned"),
+        (first + 2, 1, None, "notice", "topic:B", "planned"),
+    ]
+
+
+async def test_a_chat_can_never_hold_the_same_paper_twice(conn: aiosqlite.Connection) -> None:
+    store = DeliveryStore(conn)
+    await plan(store)
+    with pytest.raises(sqlite3.IntegrityError):
+        await plan(store)
+    assert len(await rows(conn)) == 3  # the failed plan left nothing behind
+
+
+async def test_recover_turns_sending_into_unknown_and_leaves_the_rest(conn: aiosqlite.Connection) -> None:
+    store = DeliveryStore(conn)
+    first = await plan(store)
+    await store.run(lambda s: s.mark_sending([first, first + 1]))
+    await store.run(lambda s: s.finals([Final(first, "sent", 1, None, "2024-05-01T00:00:01+00:00")]))
+    assert await store.recover() == 1
+    assert [row[-1] for row in await rows(conn)] == ["sent", "unknown", "planned"]
+    assert await store.open_chat_ids() == [1]
+
+
+async def test_history_open_rows_and_notices(conn: aiosqlite.Connection) -> None:
+    store = DeliveryStore(conn)
+    first = await plan(store)
+    await store.run(lambda s: s.set_exhausted([(1, "topic:B", 7)]))
+
+    def read(session: DeliverySession) -> object:
+        return session.history([1, 2], "2024-04-30"), session.open_rows([1]), session.exhausted([1, 2])
+
+    (seen, pushed), open_rows, noticed = await store.read(read)  # type: ignore[misc]
+    assert seen == {1: {"2401.00001"}, 2: {"2401.00001"}}
+    assert pushed == {(1, "2024-05-01"), (2, "2024-05-01")}
+    assert [(r.id, r.arxiv_id, r.subscription, r.total) for r in open_rows[1]] == [
+        (first, "2401.00001", "topic:A", 0),
+        (first + 2, None, "topic:B", 7),
+    ]
+    assert noticed == {1: {"topic:B": 7}}
+
+
+async def test_day_is_finished_only_when_no_row_is_in_flight(conn: aiosqlite.Connection) -> None:
+    store = DeliveryStore(conn)
+    first = await plan(store)
+    await store.run(lambda s: s.finish_days([("2024-05-01", 123, 1), ("2024-05-01", 456, 2)]))
+    chats = await store.read(lambda s: s.chats([1, 2]))
+    assert (chats[1].last_push_date, chats[2].last_push_date) == (None, None)  # both still have planned rows
+    await store.run(lambda s: s.finals([Final(first + 1, "sent", 1, None, None)]))
+    await store.run(lambda s: s.finish_days([("2024-05-01", 456, 2)]))
+    chat = (await store.read(lambda s: s.chats([2])))[2]
+    assert (chat.last_push_date, chat.next_push_at) == ("2024-05-01", 456)
+
+
+async def test_schedule_update_yields_to_a_concurrent_settings_change(conn: aiosqlite.Connection) -> None:
+    store = DeliveryStore(conn)
+    await ChatStore(conn).set_schedule(1, time(9, 0), "Asia/Tokyo", 100)
+    # Planned from a stale view (no push time yet): not applied; from the current one: applied.
+    await store.run(lambda s: s.set_schedule([(999, None, 1, 100, None, None)]))
+    assert (await store.read(lambda s: s.chats([1])))[1].next_push_at == 100
+    await store.run(lambda s: s.set_schedule([(999, "2024-05-01", 1, 100, "09:00", "Asia/Tokyo")]))
+    chat = (await store.read(lambda s: s.chats([1])))[1]
+    assert (chat.next_push_at, chat.last_push_date) == (999, "2024-05-01")
+
+
+async def test_run_waits_for_a_transaction_another_coroutine_holds_open(conn: aiosqlite.Connection) -> None:
+    store = DeliveryStore(conn)
+    await conn.execute("BEGIN IMMEDIATE")  # e.g. ChatStore.migrate between two of its awaits
+    await conn.execute("UPDATE chats SET kind = 'group' WHERE chat_id = 2")
+    task = asyncio.ensure_future(store.run(lambda s: s.set_exhausted([(1, "topic:A", 3)])))
+    await asyncio.sleep(0.05)
+    assert not task.done()  # it did not join (and commit) the other transaction
+    await conn.execute("ROLLBACK")
+    await task
+    assert await store.read(lambda s: s.exhausted([1])) == {1: {"topic:A": 3}}
+    chat = await ChatStore(conn).get(2)
+    assert chat is not None and chat.kind == "private"  # the other transaction's rollback stood
+
+
+async def test_reader_is_a_second_connection_that_sees_committed_rows(conn: aiosqlite.Connection) -> None:
+    store = DeliveryStore(conn)
+    await plan(store)
+    async with store.reader() as reader:
+        assert reader is not store
+        assert sorted(await reader.open_chat_ids()) == [1, 2]
+        with pytest.raises(sqlite3.OperationalError):  # read-only
+            await reader.run(lambda s: s.set_exhausted([(1, "topic:A", 1)]))
