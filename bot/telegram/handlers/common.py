@@ -8,6 +8,7 @@ from telegram import Chat, Message, Update
 from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import BadRequest
 
+from bot.telegram import render
 from bot.telegram.context import Context, services
 from bot.telegram.render import Reply
 from bot.text.normalize import Script, script_for_language
@@ -61,6 +62,19 @@ def argument(context: Context) -> str:
 def is_group(chat: Chat | None) -> bool:
     """Groups and supergroups (where settings belong to admins)."""
     return chat is not None and chat.type in (ChatType.GROUP, ChatType.SUPERGROUP)
+
+
+async def settings_chat(update: Update, context: Context) -> tuple[Script, int] | None:
+    """For commands that change the chat's settings: its script and id, or None once the sender has
+    been told that only group administrators may."""
+    script = await prepare(update, context)
+    chat = update.effective_chat
+    if chat is None:
+        return None
+    if not await may_change_settings(update, context):
+        await send(update, context, render.plain(render.admins_only(script), script))
+        return None
+    return script, chat.id
 
 
 async def may_change_settings(update: Update, context: Context) -> bool:

@@ -9,7 +9,7 @@ from bot.storage.chats import Subscription, SubscriptionKind
 from bot.telegram import render
 from bot.telegram.callbacks import Action, Callback
 from bot.telegram.context import Context, services
-from bot.telegram.handlers.common import argument, edit, may_change_settings, prepare, send
+from bot.telegram.handlers.common import argument, edit, may_change_settings, prepare, send, settings_chat
 from bot.telegram.handlers.papers import subscribed_topics
 from bot.text.normalize import Script
 
@@ -42,20 +42,17 @@ async def _outcome_reply(context: Context, chat_id: int, outcome: SubscribeOutco
 
 async def subscribe(update: Update, context: Context) -> None:
     """/subscribe <topic or words>: follow a topic (any script or case), or offer a keyword."""
-    script = await prepare(update, context)
-    chat = update.effective_chat
-    if chat is None:
+    allowed = await settings_chat(update, context)
+    if allowed is None:
         return
-    if not await may_change_settings(update, context):
-        await send(update, context, render.plain(render.admins_only(script), script))
-        return
+    script, chat_id = allowed
     text = argument(context)
     if not text.strip():
         await send(update, context, render.subscribe_usage(script))
-        await send(update, context, await topics_reply(context, chat.id, script))
+        await send(update, context, await topics_reply(context, chat_id, script))
         return
-    outcome = await services(context).chats.subscribe(chat.id, text)
-    await send(update, context, await _outcome_reply(context, chat.id, outcome, script))
+    outcome = await services(context).chats.subscribe(chat_id, text)
+    await send(update, context, await _outcome_reply(context, chat_id, outcome, script))
 
 
 async def _unsubscribe_menu(context: Context, chat_id: int, script: Script) -> render.Reply:
@@ -70,22 +67,19 @@ async def _unsubscribe_menu(context: Context, chat_id: int, script: Script) -> r
 
 async def unsubscribe(update: Update, context: Context) -> None:
     """/unsubscribe [topic or keyword]: stop following; without a name, buttons of current ones."""
-    script = await prepare(update, context)
-    chat = update.effective_chat
-    if chat is None:
+    allowed = await settings_chat(update, context)
+    if allowed is None:
         return
-    if not await may_change_settings(update, context):
-        await send(update, context, render.plain(render.admins_only(script), script))
-        return
+    script, chat_id = allowed
     text = argument(context)
     if not text.strip():
-        await send(update, context, await _unsubscribe_menu(context, chat.id, script))
+        await send(update, context, await _unsubscribe_menu(context, chat_id, script))
         return
-    outcome = await services(context).chats.unsubscribe(chat.id, text)
+    outcome = await services(context).chats.unsubscribe(chat_id, text)
     if outcome.status is SubscribeStatus.NOT_SUBSCRIBED and outcome.subscription is None:
-        await send(update, context, await _unsubscribe_menu(context, chat.id, script))
+        await send(update, context, await _unsubscribe_menu(context, chat_id, script))
         return
-    await send(update, context, await _outcome_reply(context, chat.id, outcome, script))
+    await send(update, context, await _outcome_reply(context, chat_id, outcome, script))
 
 
 async def subscriptions(update: Update, context: Context) -> None:
