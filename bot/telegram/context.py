@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import aiosqlite
-from telegram.ext import CallbackContext, ContextTypes, ExtBot
+from telegram.ext import ContextTypes
 
 from bot.config import Settings
 from bot.push.service import PushService
@@ -28,12 +28,10 @@ class Services:
     connections: tuple[aiosqlite.Connection, ...]
 
 
-def services(context: CallbackContext[ExtBot[None], dict, dict, dict]) -> Services:  # type: ignore[type-arg]
+
+def services(context: Context) -> Services:
     """The services of the running application."""
     found = context.bot_data.get(SERVICES_KEY)
     if not isinstance(found, Services):
         raise RuntimeError("services are not initialised (post_init did not run)")
     return found
-
-
-Context = ContextTypes.DEFAULT_TYPE

@@ -98,10 +98,13 @@ def _kb(rows: Iterable[Sequence[InlineKeyboardButton]]) -> InlineKeyboardMarkup 
     return InlineKeyboardMarkup(rows) if rows else None
 
 
-def _button(text: str, script: Script, action: Action, arg: str = "", **kw: object) -> InlineKeyboardButton | None:
+def _button(
+    text: str, script: Script, action: Action, arg: str = "", *, page: int | None = None, flag: bool = False
+) -> InlineKeyboardButton | None:
+    """A callback button, or None when its data would not fit in 64 bytes (the caller drops it)."""
     if not callbacks.fits(action, arg):
         return None
-    data = callbacks.encode(action, arg, **kw)  # type: ignore[arg-type]
+    data = callbacks.encode(action, arg, page=page, flag=flag)
     return InlineKeyboardButton(cut(to_script(text, script), 60), callback_data=data)
 
 

@@ -6,7 +6,6 @@ from uuid import uuid4
 
 from telegram import InlineQueryResultArticle, InputTextMessageContent, Update
 
-from bot.catalogue.model import Paper
 from bot.services.catalogue import LookupStatus, clean_query
 from bot.storage.chats import SubscriptionKind
 from bot.telegram import render
@@ -22,15 +21,6 @@ async def subscribed_topics(context: Context, chat_id: int) -> frozenset[str]:
     """Names of the topics a chat follows (to label topic buttons)."""
     subs = await services(context).chat_store.subscriptions(chat_id)
     return frozenset(s.value for s in subs if s.kind is SubscriptionKind.TOPIC)
-
-
-async def card(context: Context, chat_id: int, paper: Paper, script: Script) -> render.Reply:
-    """A paper card with related papers and the chat's topic state."""
-    svc = services(context)
-    lookup = await svc.catalogue.lookup(paper.arxiv_id)
-    return render.paper_card(
-        paper, script, related=lookup.related, subscribed=await subscribed_topics(context, chat_id)
-    )
 
 
 async def show_paper(update: Update, context: Context, text: str, script: Script) -> None:
