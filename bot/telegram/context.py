@@ -28,6 +28,8 @@ class Services:
     connections: tuple[aiosqlite.Connection, ...]
 
 
+Context = ContextTypes.DEFAULT_TYPE
+
 
 def services(context: Context) -> Services:
     """The services of the running application."""
