@@ -1,0 +1,50 @@
+"""The operator command line, as an operator runs it."""
+
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+
+
+@pytest.fixture(autouse=True)
+def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("BOT_DATABASE", str(tmp_path / "cli.sqlite3"))
+    monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
+    # main() installs the process's log handlers; pytest owns them here.
+    monkeypatch.setattr("bot.cli.setup_logging", lambda *_: None)
+    return tmp_path / "cli.sqlite3"
+
+
+def test_ingest_paper_search_topics(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["ingest"]) == 0
+    assert "distinct papers: 70" in capsys.readouterr().out
+    assert main(["paper", "https://arxiv.org/pdf/2404.07839v1.pdf"]) == 0
+    out = capsys.readouterr().out
+    assert "RecurrentGemma" in out and "Gemma-2B" in out
+    assert main(["search", "量化"]) == 0
+    assert "2404.14047" in capsys.readouterr().out
+    assert main(["topics"]) == 0
+    assert "多模態LLM" in capsys.readouterr().out
+    assert main(["topics", "--evaluate"]) == 0
+    assert "precision" in capsys.readouterr().out
+
+
+def test_unknown_and_invalid_papers(capsys: pytest.CaptureFixture[str]) -> None:
+    main(["ingest"])
+    capsys.readouterr()
+    assert main(["paper", "2501.00001"]) == 1
+    assert "not in the catalogue" in capsys.readouterr().out
+    assert main(["paper", "<b>hi</b>"]) == 2
+    assert "not an arXiv ID" in capsys.readouterr().out
+
+
+def test_stats_on_an_empty_database(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["stats"]) == 0
+    assert "chats: 0" in capsys.readouterr().out
+
+
+def test_run_without_token_or_terminal_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    # pytest captures stdin/stdout, so there is no terminal here.
+    assert main(["run"]) == 2
+    assert "TELEGRAM_BOT_TOKEN" in capsys.readouterr().err
