@@ -94,8 +94,14 @@ async def _post_init(application: Application) -> None:  # type: ignore[type-arg
     if application.job_queue is not None:
         now = datetime.now(UTC)
         # Tick on each minute boundary; the first tick soon after start catches up missed pushes.
+        # Overlapping ticks are safe (chats being served are claimed), so a long fan-out must not make
+        # APScheduler skip the next minutes' ticks.
         application.job_queue.run_repeating(
-            _push_tick, interval=60, first=max(1.0, 60 - now.second - now.microsecond / 1e6), name=PUSH_JOB
+            _push_tick,
+            interval=60,
+            first=max(1.0, 60 - now.second - now.microsecond / 1e6),
+            name=PUSH_JOB,
+            job_kwargs={"max_instances": 4, "misfire_grace_time": 30},
         )
         application.job_queue.run_once(_push_tick, when=1.0, name=f"{PUSH_JOB}-catch-up")
 

@@ -483,6 +483,11 @@ def today_empty(script: Script, *, has_subscriptions: bool) -> Reply:
     return _finish("今天没有新的论文了：你订阅的主题都已读完。有新论文时会继续推送。", script)
 
 
+def today_busy(script: Script) -> Reply:
+    """/today while this chat's daily push is still being sent."""
+    return _finish("今天的推送正在发送中，稍后再试 /today。", script)
+
+
 def exhausted(subscription: Subscription, total: int, script: Script) -> Reply:
     """Told once when a subscription has nothing new left."""
     label = subscription.value if subscription.kind is SubscriptionKind.TOPIC else f"关键词「{subscription.value}」"

@@ -24,3 +24,23 @@ async def test_push_arrives_on_its_minute_and_today_does_not_repeat(bot: LocalBo
     assert arrived >= target and arrived - target < timedelta(seconds=15)
     assert "来自订阅：多模态LLM" in pushed.text
     assert pushed.text.split("\n", 1)[0] != first_paper
+
+
+async def test_today_until_a_topic_is_read_out(alice: Chat) -> None:
+    await alice.say("/subscribe 量化")
+    [count_line] = [line for line in (await alice.say("/topics"))[0].text.splitlines() if "量化" in line]
+    total = int(count_line.split("·")[1].split()[0])
+    seen = set()
+    for _ in range(total):
+        [card] = await alice.say("/today")
+        seen.add(card.text.split("\n", 1)[0])
+    assert len(seen) == total
+    [notice] = await alice.say("/today")
+    assert f"已读完 量化 的全部 {total} 篇" in notice.text
+    [nothing] = await alice.say("/today")
+    assert "没有新的论文" in nothing.text
+
+
+async def test_today_without_subscriptions_offers_topics(alice: Chat) -> None:
+    [reply] = await alice.say("/today")
+    assert "还没有订阅" in reply.text and reply.buttons()

@@ -21,5 +21,8 @@ async def today(update: Update, context: Context) -> None:
         await send(update, context, render.today_empty(script, has_subscriptions=False))
         return
     result = await svc.push.today(chat.id)
-    if result.sent == 0 and not result.exhausted:
+    if result.busy:
+        await send(update, context, render.today_busy(script))
+    elif result.sent == 0 and not result.notified:
+        # Nothing new, and any "all read" notice was given before: still answer the command.
         await send(update, context, render.today_empty(script, has_subscriptions=True))
