@@ -48,5 +48,5 @@ def test_invalid_configuration_is_explained(env: dict[str, str], message: str) -
 def test_broken_toml_is_explained(tmp_path: Path) -> None:
     broken = tmp_path / "bot.toml"
     broken.write_text("[bot\nadmin_ids = ", encoding="utf-8")
-    with pytest.raises(ConfigError, match="bot.toml"):
+    with pytest.raises(ConfigError, match=r"bot\.toml"):
         load_settings(broken, {})
