@@ -7,7 +7,6 @@ import os
 import signal
 import sys
 from collections import Counter
-from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
@@ -35,6 +34,8 @@ async def test_kill_9_mid_fanout_then_restart(settings: Settings, seeded: Path) 
         await add_chat(conn, chat_id, [topic(t) for t in TOPICS], at=time(0, 0), tz="UTC")
         await service.reschedule(chat_id, midnight - timedelta(seconds=1))
     api = LocalBotApi(LOCAL_TOKEN, limits=RateLimits(enabled=False))
+    enough = asyncio.Event()
+    api.on_message = lambda *_: enough.set() if _delivered(api) >= 25 else None
     await api.start()
     for chat_id in CHATS:
         api.add_private_chat(chat_id, "Reader")
@@ -43,7 +44,8 @@ async def test_kill_9_mid_fanout_then_restart(settings: Settings, seeded: Path) 
             sys.executable, "-m", "tests.push.fanout_child", str(seeded), api.root.rsplit(":", 1)[1],
             cwd=ROOT, env={**os.environ, "PTB_TIMEDELTA": "true"},
         )
-        await _until(lambda: _delivered(api) >= 25, "the child to deliver 25 messages")
+        async with asyncio.timeout(30):
+            await enough.wait()  # the child has delivered 25 messages
         child.send_signal(signal.SIGKILL)
         assert await child.wait() == -signal.SIGKILL
         killed_at = _delivered(api)
@@ -80,13 +82,6 @@ async def test_kill_9_mid_fanout_then_restart(settings: Settings, seeded: Path) 
 
 def _delivered(api: LocalBotApi) -> int:
     return sum(len(api.messages(chat_id)) for chat_id in CHATS)
-
-
-async def _until(condition: Callable[[], bool], what: str) -> None:
-    async with asyncio.timeout(30):
-        while not condition():
-            await asyncio.sleep(0.005)
-    assert condition(), what
 
 
 class _NoSends:
