@@ -241,29 +241,28 @@ class PaperStore:
         return SearchPage(hits=[], has_more=False)
 
     async def _search(self, expression: str, offset: int, limit: int) -> SearchPage:
-        # A very common word (模型) matches most of the catalogue, and ranking every match would make
-        # a search cost grow with the catalogue. One pass walks the index newest-first (rowid order,
-        # no sorting inside SQLite) and scores at most RANK_WINDOW matches; Python sorts those.
+        # A very common word (模型) matches most of the catalogue, and ranking every match would make a
+        # search cost grow with the catalogue. The inner query walks the index newest-first (rowid
+        # order, no sorting) and scores at most RANK_WINDOW matches; the outer one ranks those.
         # bm25 with the abstract weighted 0 is negative exactly when a query word is in the title:
         # those papers come first; then bm25 with title weighted 10, abstract 1.
-        candidates = [
-            (-int(in_title), float(score), -int(rowid))
-            for rowid, in_title, score in await self._conn.execute_fetchall(
-                "SELECT rowid, bm25(papers_fts, 1.0, 0.0) < 0, bm25(papers_fts, 10.0, 1.0)"
-                " FROM papers_fts WHERE papers_fts MATCH ? ORDER BY rowid DESC LIMIT ?",
-                (expression, RANK_WINDOW),
+        rows = list(
+            await self._conn.execute_fetchall(
+                f"""
+                SELECT {_PAPER_COLUMNS}, m.in_title FROM (
+                    SELECT * FROM (
+                        SELECT rowid, bm25(papers_fts, 1.0, 0.0) < 0 AS in_title, bm25(papers_fts, 10.0, 1.0) AS score
+                        FROM papers_fts WHERE papers_fts MATCH ? ORDER BY rowid DESC LIMIT ?
+                    ) ORDER BY in_title DESC, score, rowid DESC LIMIT ? OFFSET ?
+                ) m JOIN papers p ON p.id = m.rowid
+                ORDER BY m.in_title DESC, m.score, m.rowid DESC
+                """,
+                (expression, RANK_WINDOW, limit + 1, offset),
             )
-        ]
-        candidates.sort()
-        page = candidates[offset : offset + limit]
-        if not page:
-            return SearchPage(hits=[], has_more=False)
-        ids = [-rowid for _, _, rowid in page]
-        marks = ",".join("?" * len(ids))
-        rows = await self._conn.execute_fetchall(f"SELECT {_PAPER_COLUMNS} FROM papers p WHERE p.id IN ({marks})", ids)
-        by_id = {int(row[0]): paper for row, paper in zip(rows, self._papers(rows), strict=True)}
-        hits = [SearchHit(by_id[-rowid], flag == -1) for flag, _, rowid in page if -rowid in by_id]
-        return SearchPage(hits=hits, has_more=len(candidates) > offset + limit)
+        )
+        papers = self._papers(rows[:limit])
+        hits = [SearchHit(paper, bool(row[-1])) for paper, row in zip(papers, rows, strict=False)]
+        return SearchPage(hits=hits, has_more=len(rows) > limit)
 
     async def topic_counts(self) -> list[TopicCount]:
         """Every topic in taxonomy order with its paper count (topics without papers included)."""
