@@ -114,15 +114,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def fan_out(db: Path, settings: Settings, port: int, now: datetime) -> tuple[float, dict[str, int]]:
+async def fan_out(db: Path, settings: Settings, port: int) -> tuple[float, dict[str, int]]:
     request = HTTPXRequest(connection_pool_size=settings.push.concurrency + 8)
     bot = Bot(TOKEN, base_url=f"http://127.0.0.1:{port}/bot", request=request)
     await bot.initialize()
     conn = await open_database(db)
     try:
-        service = PushService(conn, settings, TelegramSender(bot), clock=lambda: now)
+        # The real clock: the dispatcher paces sends by it.
+        service = PushService(conn, settings, TelegramSender(bot))
         start = time.perf_counter()
-        report = await service.tick(now)
+        report = await service.tick()
         elapsed = time.perf_counter() - start
     finally:
         await conn.close()
@@ -140,7 +141,7 @@ def run_sends(base: Path, work: Path, chats: int, settings: Settings, limits: Ra
     server = mp.Process(target=serve, args=(port, chats, limits, child))
     server.start()
     parent.recv()
-    elapsed, report = asyncio.run(fan_out(db, settings, port, now))
+    elapsed, report = asyncio.run(fan_out(db, settings, port))
     parent.send("report")
     seen = parent.recv()
     server.join()
@@ -155,7 +156,7 @@ def run_sends(base: Path, work: Path, chats: int, settings: Settings, limits: Ra
 async def plan_all(db: Path, settings: Settings, now: datetime) -> tuple[float, int]:
     conn = await open_database(db)
     try:
-        service = PushService(conn, settings, _Unused(), clock=lambda: now)
+        service = PushService(conn, settings, _Unused())
         start = time.perf_counter()
         plans = await service.plan_due(now)
         return time.perf_counter() - start, len(plans)
@@ -199,7 +200,7 @@ def main() -> None:
 
         print("sending:")
         unlimited = base_settings.with_overrides(
-            papers_per_push=3, push=PushSettings(global_rate=0, per_chat_interval=0, concurrency=16, max_attempts=4)
+            papers_per_push=3, push=PushSettings(global_rate=0, per_chat_interval=0, concurrency=8, max_attempts=4)
         )
         run_sends(base, work, args.send_chats, unlimited, RateLimits(enabled=False), "rate limits off")
         paced = base_settings.with_overrides(papers_per_push=1)

@@ -29,7 +29,7 @@ class PushSettings:
 
     global_rate: float = 25.0
     per_chat_interval: float = 1.0
-    concurrency: int = 16
+    concurrency: int = 8
     max_attempts: int = 4
 
 
