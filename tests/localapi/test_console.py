@@ -15,6 +15,7 @@ from telegram.ext import Application, ApplicationBuilder, CallbackQueryHandler, 
 
 from bot.localapi import LocalBotApi, RateLimits, run_console
 from bot.localapi.console import render_text
+from tests.localapi import polling
 
 TOKEN = "777:CONSOLE-token"
 ALICE = 42
@@ -54,16 +55,8 @@ async def app(api: LocalBotApi) -> AsyncIterator[Application]:  # type: ignore[t
     application = ApplicationBuilder().token(TOKEN).base_url(f"{api.root}/bot").build()
     application.add_handler(CommandHandler("start", start))
     application.add_handler(CallbackQueryHandler(pressed))
-    await application.initialize()
-    await application.start()
-    assert application.updater is not None
-    await application.updater.start_polling(poll_interval=0, timeout=2)
-    try:
+    async with polling(application):
         yield application
-    finally:
-        await application.updater.stop()
-        await application.stop()
-        await application.shutdown()
 
 
 async def test_console_conversation(api: LocalBotApi, app: Application) -> None:  # type: ignore[type-arg]

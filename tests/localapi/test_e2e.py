@@ -28,6 +28,7 @@ from telegram.ext import (
 )
 
 from bot.localapi import LocalBotApi, RateLimits
+from tests.localapi import polling
 
 TOKEN = "424242:E2E-token"
 ALICE = 42
@@ -101,16 +102,8 @@ async def app(api: LocalBotApi) -> AsyncIterator[Application]:  # type: ignore[t
     application.add_handler(CommandHandler("start", start))
     application.add_handler(CallbackQueryHandler(page, pattern=r"^page:"))
     application.add_handler(InlineQueryHandler(inline))
-    await application.initialize()
-    await application.start()
-    assert application.updater is not None
-    await application.updater.start_polling(poll_interval=0, timeout=2)
-    try:
+    async with polling(application):
         yield application
-    finally:
-        await application.updater.stop()
-        await application.stop()
-        await application.shutdown()
 
 
 async def test_conversation_with_buttons(api: LocalBotApi, app: Application) -> None:  # type: ignore[type-arg]
