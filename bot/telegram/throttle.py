@@ -57,9 +57,9 @@ class Throttle:
         key = chat.id if chat is not None else (user.id if user is not None else None)
         if key is None or self.allow(key):
             return
+        script = await services(context).chats.script(chat.id) if chat is not None else Script.SIMPLIFIED
         if update.callback_query is not None:
-            await update.callback_query.answer(render.throttled(Script.SIMPLIFIED).text)
+            await update.callback_query.answer(render.throttled(script).text)
         elif chat is not None and update.message is not None and self.should_warn(key):
-            script = await services(context).chats.script(chat.id)
             await context.bot.send_message(chat.id, render.throttled(script).text)
         raise ApplicationHandlerStop
