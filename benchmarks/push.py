@@ -41,6 +41,7 @@ from bot.push.service import PushService
 from bot.services.ingest import ingest
 from bot.storage.db import connect, open_database
 from bot.telegram.sender import TelegramSender
+from bot.terminal import NoSender
 
 TOKEN = "123456789:BENCH-local-token-not-a-secret-000000"
 FIRST_CHAT = 1_000_000
@@ -156,20 +157,12 @@ def run_sends(base: Path, work: Path, chats: int, settings: Settings, limits: Ra
 async def plan_all(db: Path, settings: Settings, now: datetime) -> tuple[float, int]:
     conn = await open_database(db)
     try:
-        service = PushService(conn, settings, _Unused())
+        service = PushService(conn, settings, NoSender())
         start = time.perf_counter()
         plans = await service.plan_due(now)
         return time.perf_counter() - start, len(plans)
     finally:
         await conn.close()
-
-
-class _Unused:
-    async def send_paper(self, *_: object) -> None:
-        raise AssertionError("planning sends nothing")
-
-    async def send_exhausted(self, *_: object) -> None:
-        raise AssertionError("planning sends nothing")
 
 
 def main() -> None:

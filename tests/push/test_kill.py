@@ -18,6 +18,7 @@ from bot.push.service import PushService
 from bot.storage.db import open_database
 from bot.telegram.local import LOCAL_TOKEN
 from bot.telegram.sender import TelegramSender
+from bot.terminal import NoSender
 from tests.conftest import ROOT
 from tests.push import add_chat, topic
 
@@ -27,7 +28,7 @@ TOPICS = ["多模態LLM", "上下文長度", "新架構"]
 
 async def test_kill_9_mid_fanout_then_restart(settings: Settings, seeded: Path) -> None:
     conn = await open_database(seeded)
-    service = PushService(conn, settings.with_overrides(papers_per_push=3), _NoSends())
+    service = PushService(conn, settings.with_overrides(papers_per_push=3), NoSender())
     midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     for chat_id in CHATS:
         # Scheduled just before today's 00:00 UTC, which has passed: every chat is due now.
@@ -82,11 +83,3 @@ async def test_kill_9_mid_fanout_then_restart(settings: Settings, seeded: Path) 
 
 def _delivered(api: LocalBotApi) -> int:
     return sum(len(api.messages(chat_id)) for chat_id in CHATS)
-
-
-class _NoSends:
-    async def send_paper(self, *_: object) -> None:
-        raise AssertionError("only reschedules here")
-
-    async def send_exhausted(self, *_: object) -> None:
-        raise AssertionError("only reschedules here")
