@@ -77,8 +77,8 @@ class CatalogueService:
         page = max(page, 0)
         found = await self._papers.search(query, offset=page * page_size, limit=page_size, broaden=broaden)
         hits = found.hits
-        exact_id = parse_arxiv_id(query) or (find_arxiv_id(query) if page == 0 else None)
-        if exact_id and page == 0 and all(hit.paper.arxiv_id != exact_id for hit in hits):
+        exact_id = (parse_arxiv_id(query) or find_arxiv_id(query)) if page == 0 else None
+        if exact_id and all(hit.paper.arxiv_id != exact_id for hit in hits):
             exact = await self._papers.get(exact_id)
             if exact is not None:
                 hits = [SearchHit(exact, True), *hits][:page_size]
@@ -96,6 +96,10 @@ class CatalogueService:
     async def topics(self) -> list[TopicCount]:
         """Every topic with its paper count, in taxonomy order."""
         return await self._papers.topic_counts()
+
+    async def topic_size(self, name: str) -> int:
+        """How many papers carry a topic (0 for an unknown name)."""
+        return await self._papers.topic_size(name)
 
     async def topic_papers(self, name: str, *, limit: int = 5) -> list[Paper]:
         """A topic's newest papers."""

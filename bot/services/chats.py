@@ -182,8 +182,8 @@ class ChatService:
             push_time = parse_time(parts[0])
         except ConfigError:
             return TimeOutcome(TimeStatus.BAD_TIME)
-        current = await self.effective(chat_id)
-        timezone = current.timezone if current else self._settings.default_timezone
+        chat = await self._chats.get(chat_id)
+        timezone = (chat.timezone if chat else None) or self._settings.default_timezone
         if len(parts) == 2:
             found = find_timezone(parts[1])
             if found is None:

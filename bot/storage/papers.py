@@ -272,6 +272,11 @@ class PaperStore:
         ) as cursor:
             return [TopicCount(name, int(n)) async for name, n in cursor]
 
+    async def topic_size(self, topic: str) -> int:
+        """How many papers carry a topic (the primary key's index answers it)."""
+        rows = await self._conn.execute_fetchall("SELECT count(*) FROM paper_topics WHERE topic = ?", (topic,))
+        return int(next(iter(rows))[0])
+
     async def papers_of_topic(self, topic: str, *, offset: int = 0, limit: int = 5) -> list[Paper]:
         """A topic's papers, newest first."""
         async with self._conn.execute(

@@ -116,8 +116,9 @@ async def on_topic_button(update: Update, context: Context, data: Callback, scri
         await send(update, context, await topics_reply(context, chat.id, script))
         return
     topic = svc.catalogue.taxonomy.resolve(data.arg)
-    known = {t.name for t in await svc.catalogue.topics()}
-    name = topic.name if topic else (data.arg if data.arg in known else None)
+    name = topic.name if topic else None
+    if name is None and await svc.catalogue.topic_size(data.arg) > 0:
+        name = data.arg  # a catalogue topic that config/topics.toml does not list
     if name is None:
         await query.answer(render.stale_button(script), show_alert=True)
         return
@@ -152,10 +153,9 @@ async def on_topic_button(update: Update, context: Context, data: Callback, scri
 async def topic_view_reply(context: Context, chat_id: int, name: str, script: Script) -> render.Reply:
     """A topic's newest papers with a subscribe toggle."""
     svc = services(context)
-    counts = {t.name: t.papers for t in await svc.catalogue.topics()}
     papers = await svc.catalogue.topic_papers(name, limit=TOPIC_PREVIEW)
     followed = name in await subscribed_topics(context, chat_id)
-    return render.topic_view(name, counts.get(name, 0), papers, followed, script)
+    return render.topic_view(name, await svc.catalogue.topic_size(name), papers, followed, script)
 
 
 async def on_keyword_button(update: Update, context: Context, data: Callback, script: Script) -> None:
