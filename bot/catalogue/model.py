@@ -51,6 +51,12 @@ class Paper:
     published: date
     date_is_exact: bool  # False when the date is the month encoded in the arXiv ID
     topics: tuple[tuple[str, TagSource], ...] = field(default=())
+    # What arXiv itself says (empty for papers known only from a seed list).
+    abstract_en: str = ""
+    authors: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()  # arXiv categories, primary first
+    version: int = 0  # arXiv version number; 0 when unknown
+    sources: tuple[str, ...] = ()  # names of the sources that contributed the paper
 
     @property
     def topic_names(self) -> tuple[str, ...]:

@@ -1,13 +1,30 @@
-"""Opening databases: pragmas, the SQL functions the schema's triggers call, and migrations.
+"""Opening databases: pragmas, the SQL functions the schema's triggers call, migrations, and `Database`.
 
-Every connection (sync for ingest and the CLI, aiosqlite for the bot) goes through here, because the
-FTS triggers call `fts_text()`, a Python function that must be registered on each connection.
+Every connection goes through here, because the FTS triggers call `fts_text()`, a Python function that
+must be registered on each connection.
+
+`Database` is the bot's one handle on its SQLite file (sqlite-utils' `atomic()` is the model):
+
+- **one writer**: a sqlite3 connection owned by a dedicated thread, and an `asyncio.Lock`. Every write,
+  whether a few statements from a handler (`transaction()`) or a bulk function from the push or the
+  refresh job (`write(fn)`), runs inside BEGIN IMMEDIATE ... COMMIT while holding the lock, so no
+  writer's statement can land inside another writer's transaction, whatever python-telegram-bot's
+  `concurrent_updates` or aiosqlite's internals do.
+- **readers**: an aiosqlite connection for the handlers' queries and a sqlite3 connection on its own
+  thread for consistent multi-statement snapshots (`read(fn)`). In WAL mode they never wait for the
+  writer, so a long batch write does not stall a handler's read.
 """
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
+from typing import Any, TypeVar
 
 import aiosqlite
 
@@ -15,6 +32,9 @@ from bot.storage.fts import index_text
 from bot.storage.migrations import migrate
 
 BUSY_TIMEOUT_MS = 5000
+
+T = TypeVar("T")
+Params = Sequence[Any]
 
 
 def _prepare(conn: sqlite3.Connection) -> None:
@@ -37,7 +57,7 @@ def connect(path: Path | str) -> sqlite3.Connection:
 
 
 async def open_database(path: Path | str) -> aiosqlite.Connection:
-    """A migrated aiosqlite connection for the bot (autocommit; explicit transactions for writes).
+    """A migrated aiosqlite connection (autocommit; explicit transactions for writes).
 
     The database is a file (an in-memory one would vanish with the short-lived migrating connection).
     """
@@ -51,3 +71,151 @@ async def open_database(path: Path | str) -> aiosqlite.Connection:
     await conn.execute("PRAGMA synchronous = NORMAL")
     conn.row_factory = aiosqlite.Row
     return conn
+
+
+class _Worker:
+    """A sqlite3 connection used only from its own single thread."""
+
+    def __init__(self, path: Path, name: str) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self._path = path
+        self._conn: sqlite3.Connection | None = None
+
+    def _open(self) -> None:
+        conn = sqlite3.connect(str(self._path), isolation_level=None, check_same_thread=False)
+        _prepare(conn)
+        conn.row_factory = sqlite3.Row
+        self._conn = conn
+
+    async def start(self) -> None:
+        await self.call(lambda _: None)
+
+    async def call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `fn(connection)` on the worker's thread."""
+
+        def run() -> T:
+            if self._conn is None:
+                self._open()
+            assert self._conn is not None
+            return fn(self._conn)
+
+        return await asyncio.get_running_loop().run_in_executor(self._pool, run)
+
+    async def close(self) -> None:
+        def shut(conn: sqlite3.Connection) -> None:
+            conn.close()
+
+        if self._conn is not None:
+            await self.call(shut)
+            self._conn = None
+        self._pool.shutdown(wait=True)
+
+
+def _in_transaction(conn: sqlite3.Connection, begin: str, fn: Callable[[sqlite3.Connection], T]) -> T:
+    conn.execute(begin)
+    try:
+        result = fn(conn)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return result
+
+
+class Transaction:
+    """Statements inside one open write transaction (see `Database.transaction`)."""
+
+    def __init__(self, worker: _Worker) -> None:
+        self._worker = worker
+
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        """Run one statement; the number of rows it changed."""
+        return await self._worker.call(lambda c: c.execute(sql, params).rowcount)
+
+    async def executemany(self, sql: str, rows: Iterable[Params]) -> int:
+        """Run one statement for each parameter row; rows changed in all."""
+        batch = list(rows)
+        return await self._worker.call(lambda c: c.executemany(sql, batch).rowcount)
+
+    async def fetchall(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
+        """Rows of a query, seeing this transaction's own writes."""
+        return await self._worker.call(lambda c: c.execute(sql, params).fetchall())
+
+    async def fetchone(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
+        """The first row of a query, or None."""
+        return await self._worker.call(lambda c: c.execute(sql, params).fetchone())
+
+    async def call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run a synchronous function on the writer's connection, inside this transaction."""
+        return await self._worker.call(fn)
+
+
+class Database:
+    """The bot's SQLite file: one serialized writer, readers that never wait for it. Open with `open()`."""
+
+    def __init__(self, path: Path, writer: _Worker, snapshot: _Worker, reader: aiosqlite.Connection) -> None:
+        self.path = path
+        self._writer = writer
+        self._snapshot = snapshot
+        self._reader = reader
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: Path | str) -> Database:
+        """Migrate the file (creating it), then open the writer and reader connections."""
+        file = Path(path)
+        if str(path) == ":memory:":
+            raise ValueError("Database needs a file: its connections must share one database")
+        await asyncio.to_thread(lambda: connect(file).close())
+        writer = _Worker(file, "db-writer")
+        snapshot = _Worker(file, "db-snapshot")
+        await writer.start()
+        await snapshot.start()
+        reader = await open_database(file)
+        return cls(file, writer, snapshot, reader)
+
+    async def close(self) -> None:
+        """Close every connection (waits for a running write to finish)."""
+        async with self._lock:
+            await self._writer.close()
+        await self._snapshot.close()
+        await self._reader.close()
+
+    # -- writes -------------------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Transaction]:
+        """BEGIN IMMEDIATE ... COMMIT around the block (ROLLBACK on any exception), writers one at a time."""
+        async with self._lock:
+            await self._writer.call(lambda c: c.execute("BEGIN IMMEDIATE"))
+            try:
+                yield Transaction(self._writer)
+            except BaseException:
+                await self._writer.call(lambda c: c.execute("ROLLBACK"))
+                raise
+            await self._writer.call(lambda c: c.execute("COMMIT"))
+
+    async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run a synchronous function in one write transaction on the writer's thread (bulk writes)."""
+        async with self._lock:
+            return await self._writer.call(partial(_in_transaction, begin="BEGIN IMMEDIATE", fn=fn))
+
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        """One write statement in its own transaction; the number of rows it changed."""
+        async with self.transaction() as tx:
+            return await tx.execute(sql, params)
+
+    # -- reads --------------------------------------------------------------------------------------
+
+    async def fetchall(self, sql: str, params: Params = ()) -> list[aiosqlite.Row]:
+        """Rows of a read-only query on the reader connection (committed data only)."""
+        return list(await self._reader.execute_fetchall(sql, params))
+
+    async def fetchone(self, sql: str, params: Params = ()) -> aiosqlite.Row | None:
+        """The first row of a read-only query, or None."""
+        async with self._reader.execute(sql, params) as cursor:
+            return await cursor.fetchone()
+
+    async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run a synchronous function in one read transaction: a consistent snapshot for big reads."""
+        return await self._snapshot.call(partial(_in_transaction, begin="BEGIN", fn=fn))

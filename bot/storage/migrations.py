@@ -175,6 +175,64 @@ def chats(conn: sqlite3.Connection) -> None:
     )
 
 
+_FTS_TRIGGERS = """
+    CREATE TRIGGER papers_fts_insert AFTER INSERT ON papers BEGIN
+        INSERT INTO papers_fts (rowid, title, abstract) VALUES (
+            new.id,
+            fts_text(new.arxiv_id || ' ' || new.title_en || ' ' || new.title_zh),
+            fts_text(new.abstract_zh || ' ' || new.abstract_en)
+        );
+    END;
+    CREATE TRIGGER papers_fts_update AFTER UPDATE OF arxiv_id, title_en, title_zh, abstract_zh, abstract_en ON papers
+    BEGIN
+        INSERT INTO papers_fts (papers_fts, rowid, title, abstract) VALUES (
+            'delete',
+            old.id,
+            fts_text(old.arxiv_id || ' ' || old.title_en || ' ' || old.title_zh),
+            fts_text(old.abstract_zh || ' ' || old.abstract_en)
+        );
+        INSERT INTO papers_fts (rowid, title, abstract) VALUES (
+            new.id,
+            fts_text(new.arxiv_id || ' ' || new.title_en || ' ' || new.title_zh),
+            fts_text(new.abstract_zh || ' ' || new.abstract_en)
+        );
+    END;
+    CREATE TRIGGER papers_fts_delete AFTER DELETE ON papers BEGIN
+        INSERT INTO papers_fts (papers_fts, rowid, title, abstract) VALUES (
+            'delete',
+            old.id,
+            fts_text(old.arxiv_id || ' ' || old.title_en || ' ' || old.title_zh),
+            fts_text(old.abstract_zh || ' ' || old.abstract_en)
+        );
+    END
+"""
+
+
+@migration(3)
+def arxiv_metadata(conn: sqlite3.Connection) -> None:
+    """What arXiv says of a paper: English abstract, authors, categories (primary first), version,
+    contributing sources and when it was last fetched. The English abstract is searchable too.
+
+    Existing rows keep their FTS entries: the new triggers index `abstract_zh || ' ' || abstract_en`,
+    which for an empty English abstract yields exactly the tokens migration 1 indexed.
+    """
+    _run(
+        conn,
+        """
+        ALTER TABLE papers ADD COLUMN abstract_en TEXT NOT NULL DEFAULT '';
+        ALTER TABLE papers ADD COLUMN authors TEXT NOT NULL DEFAULT '[]';
+        ALTER TABLE papers ADD COLUMN categories TEXT NOT NULL DEFAULT '[]';
+        ALTER TABLE papers ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE papers ADD COLUMN sources TEXT NOT NULL DEFAULT '[]';
+        ALTER TABLE papers ADD COLUMN fetched_at TEXT;
+        DROP TRIGGER papers_fts_insert;
+        DROP TRIGGER papers_fts_update;
+        DROP TRIGGER papers_fts_delete;
+        """
+        + _FTS_TRIGGERS,
+    )
+
+
 def migrate(conn: sqlite3.Connection) -> int:
     """Apply every registered migration newer than the database; return the resulting version."""
     conn.execute(

@@ -16,7 +16,8 @@ from bot.catalogue.model import Paper, TagSource
 from bot.storage.fts import Match, match_expression
 
 # A paper row carries its tags as JSON, in taxonomy order, so one query reads a whole paper.
-_PAPER_COLUMNS = """p.id, p.arxiv_id, p.title_en, p.title_zh, p.abstract_zh, p.published, p.date_is_exact, (
+_PAPER_COLUMNS = """p.id, p.arxiv_id, p.title_en, p.title_zh, p.abstract_zh, p.published, p.date_is_exact,
+    p.abstract_en, p.authors, p.categories, p.version, p.sources, (
     SELECT json_group_array(json_array(tag.topic, tag.source)) FROM (
         SELECT pt.topic, pt.source FROM paper_topics pt LEFT JOIN topics t ON t.name = pt.topic
         WHERE pt.paper_id = p.id ORDER BY coalesce(t.position, 1000000), pt.topic
@@ -34,6 +35,9 @@ def content_hash(paper: Paper) -> str:
         paper.date_is_exact,
         sorted([name, str(source)] for name, source in paper.topics),
     ]
+    if paper.abstract_en or paper.authors or paper.categories or paper.version or paper.sources:
+        # Only papers with arXiv metadata hash it, so seed-only papers keep the digests they had.
+        payload += [paper.abstract_en, list(paper.authors), list(paper.categories), paper.version, list(paper.sources)]
     return hashlib.sha256(json.dumps(payload, ensure_ascii=False).encode()).hexdigest()
 
 
@@ -87,6 +91,11 @@ class CatalogueWriter:
                     paper.abstract_zh,
                     paper.published.isoformat(),
                     int(paper.date_is_exact),
+                    paper.abstract_en,
+                    json.dumps(paper.authors, ensure_ascii=False),
+                    json.dumps(paper.categories),
+                    paper.version,
+                    json.dumps(paper.sources, ensure_ascii=False),
                     digest,
                 )
                 if old is None:
@@ -101,14 +110,16 @@ class CatalogueWriter:
             for start in range(0, len(new_rows), INSERT_CHUNK):
                 conn.execute(
                     "INSERT INTO papers (arxiv_id, title_en, title_zh, abstract_zh, published, date_is_exact,"
-                    " content_hash, added_at, updated_at)"
+                    " abstract_en, authors, categories, version, sources, content_hash, added_at, updated_at)"
                     " SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5,"
-                    " value ->> 6, value ->> 7, value ->> 8 FROM json_each(?)",
+                    " value ->> 6, value ->> 7, value ->> 8, value ->> 9, value ->> 10, value ->> 11,"
+                    " value ->> 12, value ->> 13 FROM json_each(?)",
                     (json.dumps(new_rows[start : start + INSERT_CHUNK], ensure_ascii=False),),
                 )
             conn.executemany(
                 "UPDATE papers SET title_en = ?, title_zh = ?, abstract_zh = ?, published = ?,"
-                " date_is_exact = ?, content_hash = ?, updated_at = ? WHERE arxiv_id = ?",
+                " date_is_exact = ?, abstract_en = ?, authors = ?, categories = ?, version = ?, sources = ?,"
+                " content_hash = ?, updated_at = ? WHERE arxiv_id = ?",
                 changed_rows,
             )
             conn.executemany(
@@ -184,7 +195,12 @@ class PaperStore:
                 abstract_zh=row[4],
                 published=date.fromisoformat(row[5]),
                 date_is_exact=bool(row[6]),
-                topics=tuple((name, TagSource(source)) for name, source in json.loads(row[7])),
+                abstract_en=row[7],
+                authors=tuple(json.loads(row[8])),
+                categories=tuple(json.loads(row[9])),
+                version=int(row[10]),
+                sources=tuple(json.loads(row[11])),
+                topics=tuple((name, TagSource(source)) for name, source in json.loads(row[12])),
             )
             for row in rows
         ]
