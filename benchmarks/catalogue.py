@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.synthetic import ROOT, ids_in, write_table
 from bot.catalogue.topics import Taxonomy
 from bot.services.ingest import ingest
-from bot.storage.db import connect, open_database
+from bot.storage.db import Database, connect
 from bot.storage.papers import PaperStore
 
 QUERIES = {
@@ -51,8 +51,8 @@ async def timed(fn, repeat: int) -> list[float]:  # type: ignore[no-untyped-def]
 
 
 async def measure(db_path: Path, ids: list[str], repeat: int) -> None:
-    conn = await open_database(db_path)
-    store = PaperStore(conn)
+    db = await Database.open(db_path)
+    store = PaperStore(db)
     queries = dict(QUERIES, **{"arXiv ID": ids[len(ids) // 2]})
     print("\nsearch (first page of 5, title hits first, bm25), ms:")
     fts_all: list[float] = []
@@ -60,7 +60,7 @@ async def measure(db_path: Path, ids: list[str], repeat: int) -> None:
     for label, query in queries.items():
         samples = await timed(lambda q=query: store.search(q, limit=5), repeat)
         fts_all += samples
-        like = await timed(lambda q=query: like_scan(conn, q), max(3, repeat // 10))
+        like = await timed(lambda q=query: like_scan(db, q), max(3, repeat // 10))
         like_all += like
         print(
             f"  {label:<22} {query!r:<28} p50 {pct(samples, .5):7.2f}  p99 {pct(samples, .99):7.2f}"
@@ -76,17 +76,15 @@ async def measure(db_path: Path, ids: list[str], repeat: int) -> None:
     it = iter(picks)
     lookups = await timed(lambda: store.get(next(it)), len(picks))
     print(f"\nlookup by ID: p50 {pct(lookups, .5):.3f} ms, p99 {pct(lookups, .99):.3f} ms ({len(picks)} lookups)")
-    await conn.close()
+    await db.close()
 
 
-async def like_scan(conn, query: str) -> None:  # type: ignore[no-untyped-def]
+async def like_scan(db: Database, query: str) -> None:
     pattern = f"%{query}%"
-    async with conn.execute(
-        "SELECT arxiv_id FROM papers WHERE title_en LIKE ? OR title_zh LIKE ? OR abstract_zh LIKE ?"
-        "",
+    await db.fetchall(
+        "SELECT arxiv_id FROM papers WHERE title_en LIKE ? OR title_zh LIKE ? OR abstract_zh LIKE ?",
         (pattern, pattern, pattern),
-    ) as cursor:
-        await cursor.fetchall()
+    )
 
 
 def main() -> None:

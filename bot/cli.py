@@ -19,7 +19,7 @@ from bot.push.report import format_stats
 from bot.push.service import PushService
 from bot.services.catalogue import CatalogueService, LookupStatus
 from bot.services.ingest import ingest
-from bot.storage.db import connect, open_database
+from bot.storage.db import Database, connect, open_database
 from bot.storage.papers import PaperStore
 from bot.terminal import NoSender, format_paper, format_search
 
@@ -102,11 +102,11 @@ def _ingest(settings: Settings, paths: list[Path]) -> int:
 
 @asynccontextmanager
 async def _catalogue(settings: Settings) -> AsyncIterator[CatalogueService]:
-    conn = await open_database(settings.database)
+    db = await Database.open(settings.database)
     try:
-        yield CatalogueService(PaperStore(conn), Taxonomy.load(settings.topics))
+        yield CatalogueService(PaperStore(db), Taxonomy.load(settings.topics))
     finally:
-        await conn.close()
+        await db.close()
 
 
 async def _paper(settings: Settings, text: str) -> int:

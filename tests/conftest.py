@@ -6,13 +6,12 @@ import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import aiosqlite
 import pytest
 
 from bot.catalogue.topics import Taxonomy
 from bot.config import Settings, load_settings
 from bot.services.ingest import ingest
-from bot.storage.db import connect, open_database
+from bot.storage.db import Database, connect
 
 # python-telegram-bot warns (an error under filterwarnings=error) when it builds RetryAfter with an
 # int unless it is told to use timedelta: the 429 tests need the modern behaviour.
@@ -49,7 +48,7 @@ def seeded(settings: Settings, taxonomy: Taxonomy) -> Path:
 
 
 @pytest.fixture
-async def db(seeded: Path) -> AsyncIterator[aiosqlite.Connection]:
-    conn = await open_database(seeded)
-    yield conn
-    await conn.close()
+async def db(seeded: Path) -> AsyncIterator[Database]:
+    database = await Database.open(seeded)
+    yield database
+    await database.close()

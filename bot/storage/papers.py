@@ -13,6 +13,7 @@ from typing import Any
 import aiosqlite
 
 from bot.catalogue.model import Paper, TagSource
+from bot.storage.db import Database
 from bot.storage.fts import Match, match_expression
 
 # A paper row carries its tags as JSON, in taxonomy order, so one query reads a whole paper.
@@ -179,11 +180,26 @@ class TopicCount:
 RANK_WINDOW = 500
 
 
-class PaperStore:
-    """Read access to the catalogue for the bot (aiosqlite)."""
+class _ConnectionReads:
+    """`Database`'s read methods on a bare aiosqlite connection (the push service's, until it moves to
+    `Database`)."""
 
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
+
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[aiosqlite.Row]:
+        return list(await self._conn.execute_fetchall(sql, params))
+
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> aiosqlite.Row | None:
+        async with self._conn.execute(sql, params) as cursor:
+            return await cursor.fetchone()
+
+
+class PaperStore:
+    """Read access to the catalogue for the bot, through `Database`'s reader connection."""
+
+    def __init__(self, db: Database | aiosqlite.Connection) -> None:
+        self._db = _ConnectionReads(db) if isinstance(db, aiosqlite.Connection) else db
 
     @staticmethod
     def _papers(rows: Iterable[Any]) -> list[Paper]:
@@ -207,9 +223,7 @@ class PaperStore:
 
     async def get(self, arxiv_id: str) -> Paper | None:
         """The paper with this canonical arXiv ID, if catalogued."""
-        rows = await self._conn.execute_fetchall(
-            f"SELECT {_PAPER_COLUMNS} FROM papers p WHERE p.arxiv_id = ?", (arxiv_id,)
-        )
+        rows = await self._db.fetchall(f"SELECT {_PAPER_COLUMNS} FROM papers p WHERE p.arxiv_id = ?", (arxiv_id,))
         papers = self._papers(rows)
         return papers[0] if papers else None
 
@@ -218,22 +232,18 @@ class PaperStore:
         if not arxiv_ids:
             return {}
         marks = ",".join("?" * len(arxiv_ids))
-        async with self._conn.execute(
+        rows = await self._db.fetchall(
             f"SELECT {_PAPER_COLUMNS} FROM papers p WHERE p.arxiv_id IN ({marks})", list(arxiv_ids)
-        ) as cursor:
-            rows = await cursor.fetchall()
+        )
         return {p.arxiv_id: p for p in self._papers(rows)}
 
     async def all_papers(self) -> list[Paper]:
         """Every paper (operator tools on small catalogues, e.g. rule evaluation)."""
-        async with self._conn.execute(f"SELECT {_PAPER_COLUMNS} FROM papers p ORDER BY p.arxiv_id") as cursor:
-            rows = await cursor.fetchall()
-        return self._papers(rows)
+        return self._papers(await self._db.fetchall(f"SELECT {_PAPER_COLUMNS} FROM papers p ORDER BY p.arxiv_id"))
 
     async def count(self) -> int:
         """Number of catalogued papers."""
-        async with self._conn.execute("SELECT count(*) FROM papers") as cursor:
-            row = await cursor.fetchone()
+        row = await self._db.fetchone("SELECT count(*) FROM papers")
         return int(row[0]) if row else 0
 
     async def search(self, query: str, *, offset: int = 0, limit: int = 5, broaden: bool = False) -> SearchPage:
@@ -262,19 +272,17 @@ class PaperStore:
         # order, no sorting) and scores at most RANK_WINDOW matches; the outer one ranks those.
         # bm25 with the abstract weighted 0 is negative exactly when a query word is in the title:
         # those papers come first; then bm25 with title weighted 10, abstract 1.
-        rows = list(
-            await self._conn.execute_fetchall(
-                f"""
-                SELECT {_PAPER_COLUMNS}, m.in_title FROM (
-                    SELECT * FROM (
-                        SELECT rowid, bm25(papers_fts, 1.0, 0.0) < 0 AS in_title, bm25(papers_fts, 10.0, 1.0) AS score
-                        FROM papers_fts WHERE papers_fts MATCH ? ORDER BY rowid DESC LIMIT ?
-                    ) ORDER BY in_title DESC, score, rowid DESC LIMIT ? OFFSET ?
-                ) m JOIN papers p ON p.id = m.rowid
-                ORDER BY m.in_title DESC, m.score, m.rowid DESC
-                """,
-                (expression, RANK_WINDOW, limit + 1, offset),
-            )
+        rows = await self._db.fetchall(
+            f"""
+            SELECT {_PAPER_COLUMNS}, m.in_title FROM (
+                SELECT * FROM (
+                    SELECT rowid, bm25(papers_fts, 1.0, 0.0) < 0 AS in_title, bm25(papers_fts, 10.0, 1.0) AS score
+                    FROM papers_fts WHERE papers_fts MATCH ? ORDER BY rowid DESC LIMIT ?
+                ) ORDER BY in_title DESC, score, rowid DESC LIMIT ? OFFSET ?
+            ) m JOIN papers p ON p.id = m.rowid
+            ORDER BY m.in_title DESC, m.score, m.rowid DESC
+            """,
+            (expression, RANK_WINDOW, limit + 1, offset),
         )
         papers = self._papers(rows[:limit])
         hits = [SearchHit(paper, bool(row[-1])) for paper, row in zip(papers, rows, strict=False)]
@@ -282,30 +290,29 @@ class PaperStore:
 
     async def topic_counts(self) -> list[TopicCount]:
         """Every topic in taxonomy order with its paper count (topics without papers included)."""
-        async with self._conn.execute(
+        rows = await self._db.fetchall(
             "SELECT t.name, count(pt.paper_id) FROM topics t LEFT JOIN paper_topics pt ON pt.topic = t.name"
             " GROUP BY t.name ORDER BY t.position"
-        ) as cursor:
-            return [TopicCount(name, int(n)) async for name, n in cursor]
+        )
+        return [TopicCount(name, int(n)) for name, n in rows]
 
     async def topic_size(self, topic: str) -> int:
         """How many papers carry a topic (the primary key's index answers it)."""
-        rows = await self._conn.execute_fetchall("SELECT count(*) FROM paper_topics WHERE topic = ?", (topic,))
-        return int(next(iter(rows))[0])
+        row = await self._db.fetchone("SELECT count(*) FROM paper_topics WHERE topic = ?", (topic,))
+        return int(row[0]) if row else 0
 
     async def papers_of_topic(self, topic: str, *, offset: int = 0, limit: int = 5) -> list[Paper]:
         """A topic's papers, newest first."""
-        async with self._conn.execute(
+        rows = await self._db.fetchall(
             f"SELECT {_PAPER_COLUMNS} FROM paper_topics pt JOIN papers p ON p.id = pt.paper_id"
             " WHERE pt.topic = ? ORDER BY p.published DESC, p.arxiv_id DESC LIMIT ? OFFSET ?",
             (topic, limit, offset),
-        ) as cursor:
-            rows = await cursor.fetchall()
+        )
         return self._papers(rows)
 
     async def related(self, arxiv_id: str, *, limit: int = 3) -> list[Paper]:
         """Papers sharing the most topics with this one, newest first among equals."""
-        async with self._conn.execute(
+        rows = await self._db.fetchall(
             f"SELECT {_PAPER_COLUMNS} FROM papers p JOIN ("
             "   SELECT other.paper_id, count(*) AS shared FROM paper_topics mine"
             "   JOIN paper_topics other ON other.topic = mine.topic AND other.paper_id != mine.paper_id"
@@ -313,19 +320,18 @@ class PaperStore:
             "   GROUP BY other.paper_id ORDER BY shared DESC LIMIT 200"
             " ) r ON r.paper_id = p.id ORDER BY r.shared DESC, p.published DESC, p.arxiv_id DESC LIMIT ?",
             (arxiv_id, limit),
-        ) as cursor:
-            rows = await cursor.fetchall()
+        )
         return self._papers(rows)
 
     async def topic_papers_newest_first(self) -> dict[str, list[str]]:
         """Topic -> every arXiv ID carrying it, newest first (the push planner's in-memory view)."""
         result: dict[str, list[str]] = {}
-        async with self._conn.execute(
+        rows = await self._db.fetchall(
             "SELECT pt.topic, p.arxiv_id FROM paper_topics pt JOIN papers p ON p.id = pt.paper_id"
             " ORDER BY pt.topic, p.published DESC, p.arxiv_id DESC"
-        ) as cursor:
-            async for topic, arxiv_id in cursor:
-                result.setdefault(topic, []).append(arxiv_id)
+        )
+        for topic, arxiv_id in rows:
+            result.setdefault(topic, []).append(arxiv_id)
         return result
 
     async def search_ids_newest_first(self, query: str, *, limit: int = 200) -> list[str]:
@@ -333,9 +339,9 @@ class PaperStore:
         expression = match_expression(query)
         if expression is None:
             return []
-        async with self._conn.execute(
+        rows = await self._db.fetchall(
             "SELECT p.arxiv_id FROM papers_fts f JOIN papers p ON p.id = f.rowid"
             " WHERE papers_fts MATCH ? ORDER BY p.published DESC, p.arxiv_id DESC LIMIT ?",
             (expression, limit),
-        ) as cursor:
-            return [row[0] async for row in cursor]
+        )
+        return [row[0] for row in rows]

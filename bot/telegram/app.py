@@ -30,7 +30,7 @@ from bot.services.catalogue import CatalogueService
 from bot.services.chats import ChatService
 from bot.services.ingest import ingest, needs_ingest
 from bot.storage.chats import ChatStore
-from bot.storage.db import connect, open_database
+from bot.storage.db import Database, connect, open_database
 from bot.storage.papers import PaperStore
 from bot.telegram import render
 from bot.telegram.context import SERVICES_KEY, Context, Services, services
@@ -77,6 +77,7 @@ async def _post_init(application: Application) -> None:  # type: ignore[type-arg
     taxonomy = Taxonomy.load(settings.topics)
     await asyncio.to_thread(_ingest_if_changed, settings, taxonomy)
     handler_db = await open_database(settings.database)
+    database = await Database.open(settings.database)
     # The push fan-out runs beside handlers: its own connection keeps their transactions apart.
     push_db = await open_database(settings.database)
     push = PushService(push_db, settings, TelegramSender(application.bot))
@@ -84,11 +85,11 @@ async def _post_init(application: Application) -> None:  # type: ignore[type-arg
     chat_store = ChatStore(handler_db)
     application.bot_data[SERVICES_KEY] = Services(
         settings=settings,
-        catalogue=CatalogueService(PaperStore(handler_db), taxonomy),
+        catalogue=CatalogueService(PaperStore(database), taxonomy),
         chats=ChatService(chat_store, taxonomy, settings, push),
         chat_store=chat_store,
         push=push,
-        connections=(handler_db, push_db),
+        connections=(handler_db, push_db, database),
     )
     await _set_commands(application)
     if application.job_queue is not None:

@@ -12,6 +12,7 @@ from bot.push.service import PushService
 from bot.services.catalogue import CatalogueService
 from bot.services.chats import ChatService
 from bot.storage.chats import ChatStore
+from bot.storage.db import Database
 
 SERVICES_KEY = "services"
 
@@ -25,7 +26,7 @@ class Services:
     chats: ChatService
     chat_store: ChatStore
     push: PushService
-    connections: tuple[aiosqlite.Connection, ...]
+    connections: tuple[aiosqlite.Connection | Database, ...]
 
 
 Context = ContextTypes.DEFAULT_TYPE

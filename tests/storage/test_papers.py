@@ -1,6 +1,6 @@
-import aiosqlite
 import pytest
 
+from bot.storage.db import Database
 from bot.storage.papers import PaperStore
 
 
@@ -9,7 +9,7 @@ async def _ids(store: PaperStore, query: str, **kw: int) -> list[str]:
     return [hit.paper.arxiv_id for hit in page.hits]
 
 
-async def test_get_returns_the_merged_complete_abstract(db: aiosqlite.Connection) -> None:
+async def test_get_returns_the_merged_complete_abstract(db: Database) -> None:
     paper = await PaperStore(db).get("2404.07839")
     assert paper is not None
     assert paper.title_en.startswith("RecurrentGemma")
@@ -18,13 +18,13 @@ async def test_get_returns_the_merged_complete_abstract(db: aiosqlite.Connection
     assert paper.date_is_exact  # the table's date wins over the ID's month
 
 
-async def test_undated_paper_gets_the_month_of_its_id(db: aiosqlite.Connection) -> None:
+async def test_undated_paper_gets_the_month_of_its_id(db: Database) -> None:
     paper = await PaperStore(db).get("2402.06619")
     assert paper is not None and not paper.date_is_exact
     assert paper.published.isoformat() == "2024-02-01"
 
 
-async def test_two_character_chinese_queries_match(db: aiosqlite.Connection) -> None:
+async def test_two_character_chinese_queries_match(db: Database) -> None:
     store = PaperStore(db)
     assert "2404.14047" in await _ids(store, "量化", limit=20)
     assert await _ids(store, "微調", limit=5)
@@ -34,30 +34,30 @@ async def test_two_character_chinese_queries_match(db: aiosqlite.Connection) -> 
 @pytest.mark.parametrize(
     ("traditional", "simplified"), [("量化", "量化"), ("對齊", "对齐"), ("微調", "微调"), ("長上下文", "长上下文")]
 )
-async def test_search_ignores_script(db: aiosqlite.Connection, traditional: str, simplified: str) -> None:
+async def test_search_ignores_script(db: Database, traditional: str, simplified: str) -> None:
     store = PaperStore(db)
     assert await _ids(store, traditional, limit=50) == await _ids(store, simplified, limit=50)
 
 
-async def test_english_words_phrases_and_case(db: aiosqlite.Connection) -> None:
+async def test_english_words_phrases_and_case(db: Database) -> None:
     store = PaperStore(db)
     assert (await _ids(store, "RULER"))[0] == "2404.06654"
     assert (await _ids(store, "ruler"))[0] == "2404.06654"
     assert "2404.15045" in await _ids(store, "mixture of experts")
 
 
-async def test_arxiv_id_query_finds_the_paper(db: aiosqlite.Connection) -> None:
+async def test_arxiv_id_query_finds_the_paper(db: Database) -> None:
     assert (await _ids(PaperStore(db), "2404.07965"))[0] == "2404.07965"
 
 
-async def test_title_matches_rank_above_abstract_only_matches(db: aiosqlite.Connection) -> None:
+async def test_title_matches_rank_above_abstract_only_matches(db: Database) -> None:
     page = await PaperStore(db).search("微调", limit=20)
     flags = [hit.in_title for hit in page.hits]
     assert True in flags and False in flags
     assert flags == sorted(flags, reverse=True)
 
 
-async def test_paging_is_disjoint_and_ordered(db: aiosqlite.Connection) -> None:
+async def test_paging_is_disjoint_and_ordered(db: Database) -> None:
     store = PaperStore(db)
     everything = await _ids(store, "模型", limit=100)
     pages = [await _ids(store, "模型", offset=o, limit=5) for o in range(0, len(everything), 5)]
@@ -70,19 +70,19 @@ async def test_paging_is_disjoint_and_ordered(db: aiosqlite.Connection) -> None:
     "hostile",
     ['"', "'", "(", ")", "AND", "OR NOT", "*", ":", "-", "a:b", '"unbalanced', "NEAR(x)", "'; DROP TABLE papers;--"],
 )
-async def test_fts_syntax_never_raises(db: aiosqlite.Connection, hostile: str) -> None:
+async def test_fts_syntax_never_raises(db: Database, hostile: str) -> None:
     store = PaperStore(db)
     await store.search(hostile)
     assert await store.count() == 70
 
 
-async def test_no_word_in_common_falls_back_to_any_word(db: aiosqlite.Connection) -> None:
+async def test_no_word_in_common_falls_back_to_any_word(db: Database) -> None:
     page = await PaperStore(db).search("RULER zzzzunknownzzz")
     assert page.broadened
     assert page.hits[0].paper.arxiv_id == "2404.06654"
 
 
-async def test_topic_counts_and_newest_first(db: aiosqlite.Connection) -> None:
+async def test_topic_counts_and_newest_first(db: Database) -> None:
     store = PaperStore(db)
     counts = {t.name: t.papers for t in await store.topic_counts()}
     assert counts["多模態LLM"] >= 6
@@ -91,7 +91,7 @@ async def test_topic_counts_and_newest_first(db: aiosqlite.Connection) -> None:
     assert dates == sorted(dates, reverse=True)
 
 
-async def test_related_papers_share_a_topic(db: aiosqlite.Connection) -> None:
+async def test_related_papers_share_a_topic(db: Database) -> None:
     store = PaperStore(db)
     paper = (await store.papers_of_topic("多模態LLM", limit=1))[0]
     related = await store.related(paper.arxiv_id, limit=3)
