@@ -50,9 +50,16 @@ def to_simplified(text: str) -> str:
     return str(_converter("t2s").convert(text)) if text else text
 
 
+# Traditional text is shown as Taiwan writes it: OpenCC's `s2twp` (Taiwan variants plus Taiwan
+# phrases: 為 not 爲, 連結 not 鏈接, 支援 not 支持, 軟體, 資訊). Plain `s2t` is OpenCC's own standard,
+# which no reader writes. Text that is already traditional goes through the same table, so a
+# catalogue abstract and an interface string read alike.
+TRADITIONAL_CONFIG = "s2twp"
+
+
 def to_traditional(text: str) -> str:
-    """Convert simplified characters to traditional ones (other text unchanged)."""
-    return str(_converter("s2t").convert(text)) if text else text
+    """Convert to traditional script as written in Taiwan, with Taiwan phrasing (other text unchanged)."""
+    return str(_converter(TRADITIONAL_CONFIG).convert(text)) if text else text
 
 
 def to_script(text: str, script: Script) -> str:

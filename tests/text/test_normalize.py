@@ -10,7 +10,7 @@ def test_fold_keeps_different_words_apart() -> None:
 
 
 def test_to_script_converts_both_ways() -> None:
-    assert to_script("数据集", Script.TRADITIONAL) == "數據集"
+    assert to_script("数据集", Script.TRADITIONAL) == "資料集"  # Taiwan phrasing (s2twp)
     assert to_script("對齊與微調", Script.SIMPLIFIED) == "对齐与微调"
     assert to_script("GPT-4 <b>", Script.TRADITIONAL) == "GPT-4 <b>"
 

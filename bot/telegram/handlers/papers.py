@@ -12,7 +12,7 @@ from bot.telegram import render
 from bot.telegram.callbacks import Callback
 from bot.telegram.context import Context, services
 from bot.telegram.handlers.common import argument, edit, prepare, send
-from bot.text.normalize import Script, script_for_language
+from bot.text.normalize import Script, script_for_language, to_script
 
 INLINE_PAGE = 10
 
@@ -120,7 +120,9 @@ async def inline_query(update: Update, context: Context) -> None:
             InlineQueryResultArticle(
                 id=uuid4().hex,
                 title=render.cut(hit.paper.title_en, 200),
-                description=render.cut(hit.paper.title_zh or render.snippet(hit.paper.abstract_zh, text), 200),
+                description=render.cut(
+                    to_script(hit.paper.title_zh or render.snippet(hit.paper.abstract_zh, text), script), 200
+                ),
                 input_message_content=InputTextMessageContent(
                     reply.text, parse_mode="HTML", disable_web_page_preview=True
                 ),
