@@ -1,67 +1,73 @@
 """The one configuration object: `config/bot.toml` plus environment overrides, built once at start-up.
 
+Each setting is declared ONCE, as a field of `Settings` (or of a section such as `PushSettings`) made
+with `setting(default, toml="section.key", env="BOT_...")`: its type (from the annotation) says how a
+value is parsed, and the loader, the unknown-key check and the documentation test all read that table.
+Adding a setting is one line:
+
+    refresh_hours: int = setting(6, toml="sources.refresh_hours", env="BOT_REFRESH_HOURS", check=_positive)
+
+then a commented line in config/bot.toml and, if it has an `env`, a row in the README's table (tests
+fail otherwise). Supported types: str, int, float, bool, Path, time ("HH:MM"), frozenset[int] and
+tuple[str, ...] (TOML lists, or comma-separated in the environment), and a nested settings dataclass
+made with `section(...)`.
+
 Nothing reads `os.environ` at import time: `load_settings(environ=...)` receives the environment
 explicitly, so tests build settings without touching the process environment.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import time
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, get_type_hints
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DEFAULT_CONFIG = Path("config/bot.toml")
+CONFIG_ENV = "BOT_CONFIG"  # read by load_settings itself: which file to load
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+
+T = TypeVar("T")
+Check = Callable[[Any], Any]
 
 
 class ConfigError(ValueError):
     """The configuration file or an environment override is invalid."""
 
 
-@dataclass(frozen=True)
-class PushSettings:
-    """How the daily fan-out paces itself."""
+def setting(
+    default: T,
+    *,
+    toml: str | None,
+    env: str | None = None,
+    parse: Callable[[Any], T] | None = None,
+    check: Check | None = None,
+    secret: bool = False,
+) -> T:
+    """Declare one setting: its default, its "section.key" in the TOML file (None: environment only, for
+    secrets), its environment variable, an optional parser (default: by the field's type) and check
+    (raises ConfigError or ValueError). Secrets are left out of repr() so they never reach a log."""
+    meta = {"toml": toml, "env": env, "parse": parse, "check": check}
+    return field(default=default, repr=not secret, metadata=meta)
 
-    global_rate: float = 25.0
-    per_chat_interval: float = 1.0
-    concurrency: int = 8
-    max_attempts: int = 4
+
+def section(cls: Callable[[], T]) -> T:
+    """Declare a nested settings dataclass (one TOML table), e.g. `push: PushSettings = section(PushSettings)`."""
+    return field(default_factory=cls, metadata={"section": True})
 
 
-@dataclass(frozen=True)
-class Settings:
-    """Everything the bot needs to know about its deployment."""
-
-    token: str = field(default="", repr=False)  # never printed: repr=False keeps it out of logs
-    api_url: str = "https://api.telegram.org"
-    webhook_url: str = ""
-    webhook_listen: str = "0.0.0.0"
-    webhook_port: int = 8443
-    admin_ids: frozenset[int] = frozenset()
-    default_time: time = time(8, 0)
-    default_timezone: str = "Asia/Shanghai"
-    papers_per_push: int = 5
-    max_subscriptions: int = 20
-    search_page_size: int = 5
-    commands_per_minute: int = 30
-    push: PushSettings = PushSettings()
-    database: Path = Path("data/bot.sqlite3")
-    seeds: Path = Path("seeds")
-    topics: Path = Path("config/topics.toml")
-
-    def with_overrides(self, **changes: Any) -> Settings:
-        """A copy with some fields changed (tests and benchmarks)."""
-        return replace(self, **changes)
+# -- parsers and checks ------------------------------------------------------------------------------
 
 
 def parse_time(text: str) -> time:
     """`HH:MM` (24-hour) to a time; ConfigError otherwise."""
-    match = _TIME.match(text.strip())
+    match = _TIME.match(str(text).strip())
     if not match:
         raise ConfigError(f"invalid time {text!r}: expected HH:MM, 00:00-23:59")
     return time(int(match.group(1)), int(match.group(2)))
@@ -76,61 +82,230 @@ def check_timezone(name: str) -> str:
     return name
 
 
-def _int_list(value: Any, name: str) -> frozenset[int]:
-    if isinstance(value, str):
-        value = [v for v in re.split(r"[,\s]+", value) if v]
+def _positive(value: float) -> None:
+    if value < 1:
+        raise ConfigError(f"must be at least 1, got {value}")
+
+
+def _not_negative(value: float) -> None:
+    if value < 0:
+        raise ConfigError(f"must not be negative, got {value}")
+
+
+def _url(value: Any) -> str:
+    return _str(value).strip().rstrip("/")
+
+
+def _str(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(f"expected a string, got {value!r}")
+    return value
+
+
+def _int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ConfigError(f"expected an integer, got {value!r}")
     try:
-        return frozenset(int(v) for v in value)
+        return int(value)
+    except ValueError as exc:
+        raise ConfigError(f"expected an integer, got {value!r}") from exc
+
+
+def _float(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ConfigError(f"expected a number, got {value!r}")
+    try:
+        return float(value)
+    except ValueError as exc:
+        raise ConfigError(f"expected a number, got {value!r}") from exc
+
+
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off", ""}:
+        return False
+    raise ConfigError(f"expected true or false, got {value!r}")
+
+
+def _list(value: Any) -> list[Any]:
+    if isinstance(value, str):
+        return [v for v in re.split(r"[,\s]+", value) if v]
+    if isinstance(value, list):
+        return value
+    raise ConfigError(f"expected a list, got {value!r}")
+
+
+def _int_set(value: Any) -> frozenset[int]:
+    try:
+        return frozenset(int(v) for v in _list(value))
     except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{name} must be a list of integer Telegram user ids") from exc
+        raise ConfigError(f"expected a list of integers, got {value!r}") from exc
+
+
+def _str_tuple(value: Any) -> tuple[str, ...]:
+    return tuple(_str(v).strip() for v in _list(value))
+
+
+_PARSERS: dict[Any, Callable[[Any], Any]] = {
+    str: _str,
+    int: _int,
+    float: _float,
+    bool: _bool,
+    Path: lambda v: Path(_str(v)),
+    time: parse_time,
+    frozenset[int]: _int_set,
+    tuple[str, ...]: _str_tuple,
+}
+
+
+# -- the settings ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PushSettings:
+    """How the daily fan-out paces itself ([push] in the file)."""
+
+    global_rate: float = setting(25.0, toml="push.global_rate")  # <= 0: no global limit
+    per_chat_interval: float = setting(1.0, toml="push.per_chat_interval", check=_not_negative)
+    concurrency: int = setting(8, toml="push.concurrency", check=_positive)
+    max_attempts: int = setting(4, toml="push.max_attempts", check=_positive)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the bot needs to know about its deployment."""
+
+    token: str = setting("", toml=None, env="TELEGRAM_BOT_TOKEN", parse=lambda v: _str(v).strip(), secret=True)
+    api_url: str = setting("https://api.telegram.org", toml="telegram.api_url", env="TELEGRAM_API_URL", parse=_url)
+    webhook_url: str = setting("", toml="telegram.webhook_url", env="BOT_WEBHOOK_URL")
+    webhook_listen: str = setting("0.0.0.0", toml="telegram.webhook_listen")
+    webhook_port: int = setting(8443, toml="telegram.webhook_port", env="BOT_WEBHOOK_PORT")
+    admin_ids: frozenset[int] = setting(frozenset(), toml="bot.admin_ids", env="BOT_ADMIN_IDS")
+    default_time: time = setting(time(8, 0), toml="bot.default_time", env="BOT_DEFAULT_TIME")
+    default_timezone: str = setting(
+        "Asia/Shanghai", toml="bot.default_timezone", env="BOT_DEFAULT_TIMEZONE", check=check_timezone
+    )
+    papers_per_push: int = setting(5, toml="bot.papers_per_push", check=_positive)
+    max_subscriptions: int = setting(20, toml="bot.max_subscriptions", check=_positive)
+    search_page_size: int = setting(5, toml="bot.search_page_size", check=_positive)
+    commands_per_minute: int = setting(30, toml="bot.commands_per_minute", check=_positive)
+    push: PushSettings = section(PushSettings)
+    database: Path = setting(Path("data/bot.sqlite3"), toml="storage.database", env="BOT_DATABASE")
+    seeds: Path = setting(Path("seeds"), toml="storage.seeds", env="BOT_SEEDS")
+    topics: Path = setting(Path("config/topics.toml"), toml="storage.topics", env="BOT_TOPICS")
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        """A copy with some fields changed (tests and benchmarks)."""
+        return replace(self, **changes)
+
+
+# -- the loader --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Field:
+    """One declared setting, as the loader sees it."""
+
+    path: tuple[str, ...]  # attribute path from Settings, e.g. ("push", "concurrency")
+    toml: str | None
+    env: str | None
+    parse: Callable[[Any], Any]
+    check: Check | None
+    default: Any
+
+
+def _fields(cls: type[Any], prefix: tuple[str, ...] = ()) -> Iterator[Field]:
+    hints = get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        if f.metadata.get("section"):
+            yield from _fields(hints[f.name], (*prefix, f.name))
+            continue
+        if "toml" not in f.metadata:
+            raise TypeError(f"{cls.__name__}.{f.name} is not declared with setting()")
+        parse = f.metadata["parse"] or _PARSERS.get(hints[f.name])
+        if parse is None:
+            raise TypeError(f"{cls.__name__}.{f.name}: no parser for {hints[f.name]}; pass parse=")
+        yield Field((*prefix, f.name), f.metadata["toml"], f.metadata["env"], parse, f.metadata["check"], f.default)
+
+
+FIELDS: tuple[Field, ...] = tuple(_fields(Settings))
+
+
+def environment_variables() -> list[str]:
+    """Every environment variable the configuration reads (the README documents each one)."""
+    return [CONFIG_ENV, *(f.env for f in FIELDS if f.env)]
+
+
+def _unknown_keys(data: Mapping[str, Any]) -> list[str]:
+    known = {f.toml for f in FIELDS if f.toml}
+    sections = {key.partition(".")[0] for key in known}
+    found: list[str] = []
+    for name, table in data.items():
+        if name not in sections or not isinstance(table, dict):
+            found.append(name)
+            continue
+        found += [f"{name}.{key}" for key in table if f"{name}.{key}" not in known]
+    return found
+
+
+def _explain_unknown(path: Path, keys: list[str]) -> str:
+    keys_known = {f.toml for f in FIELDS if f.toml}
+    known = sorted(keys_known | {key.partition(".")[0] for key in keys_known})
+    parts = []
+    for key in keys:  # a misspelt key is the usual cause: name the closest real one
+        close = difflib.get_close_matches(key, known, n=1)
+        parts.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    return f"{path}: unknown setting {', '.join(parts)}"
+
+
+def _build(cls: type[T], values: Mapping[tuple[str, ...], Any], prefix: tuple[str, ...] = ()) -> T:
+    hints = get_type_hints(cls)
+    kwargs: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        key = (*prefix, f.name)
+        if f.metadata.get("section"):
+            kwargs[f.name] = _build(hints[f.name], values, key)
+        elif key in values:
+            kwargs[f.name] = values[key]
+    return cls(**kwargs)
 
 
 def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
     """Read the TOML file (default: BOT_CONFIG or config/bot.toml) and apply environment overrides."""
     env = dict(environ or {})
-    path = path or Path(env.get("BOT_CONFIG", DEFAULT_CONFIG))
+    path = path or Path(env.get(CONFIG_ENV, DEFAULT_CONFIG))
     data: dict[str, Any] = {}
     if path.exists():
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{path}: {exc}") from exc
-    elif "BOT_CONFIG" in env:
-        raise ConfigError(f"BOT_CONFIG points to {path}, which does not exist")
-    bot = data.get("bot", {})
-    tg = data.get("telegram", {})
-    push = data.get("push", {})
-    storage = data.get("storage", {})
-    try:
-        settings = Settings(
-            token=env.get("TELEGRAM_BOT_TOKEN", "").strip(),
-            api_url=env.get("TELEGRAM_API_URL", tg.get("api_url", Settings.api_url)).rstrip("/"),
-            webhook_url=env.get("BOT_WEBHOOK_URL", tg.get("webhook_url", "")),
-            webhook_listen=tg.get("webhook_listen", Settings.webhook_listen),
-            webhook_port=int(env.get("BOT_WEBHOOK_PORT", tg.get("webhook_port", Settings.webhook_port))),
-            admin_ids=_int_list(env.get("BOT_ADMIN_IDS", bot.get("admin_ids", [])), "admin_ids"),
-            default_time=parse_time(env.get("BOT_DEFAULT_TIME", bot.get("default_time", "08:00"))),
-            default_timezone=check_timezone(
-                env.get("BOT_DEFAULT_TIMEZONE", bot.get("default_timezone", Settings.default_timezone))
-            ),
-            papers_per_push=int(bot.get("papers_per_push", Settings.papers_per_push)),
-            max_subscriptions=int(bot.get("max_subscriptions", Settings.max_subscriptions)),
-            search_page_size=int(bot.get("search_page_size", Settings.search_page_size)),
-            commands_per_minute=int(bot.get("commands_per_minute", Settings.commands_per_minute)),
-            push=PushSettings(
-                global_rate=float(push.get("global_rate", PushSettings.global_rate)),
-                per_chat_interval=float(push.get("per_chat_interval", PushSettings.per_chat_interval)),
-                concurrency=int(push.get("concurrency", PushSettings.concurrency)),
-                max_attempts=int(push.get("max_attempts", PushSettings.max_attempts)),
-            ),
-            database=Path(env.get("BOT_DATABASE", storage.get("database", str(Settings.database)))),
-            seeds=Path(env.get("BOT_SEEDS", storage.get("seeds", str(Settings.seeds)))),
-            topics=Path(env.get("BOT_TOPICS", storage.get("topics", str(Settings.topics)))),
-        )
-    except (TypeError, ValueError) as exc:
-        if isinstance(exc, ConfigError):
-            raise
-        raise ConfigError(f"{path}: {exc}") from exc
-    if settings.papers_per_push < 1 or settings.search_page_size < 1 or settings.max_subscriptions < 1:
-        raise ConfigError("papers_per_push, search_page_size and max_subscriptions must be at least 1")
-    return settings
+    elif CONFIG_ENV in env:
+        raise ConfigError(f"{CONFIG_ENV} points to {path}, which does not exist")
+    unknown = _unknown_keys(data)
+    if unknown:
+        raise ConfigError(_explain_unknown(path, unknown))
+    values: dict[tuple[str, ...], Any] = {}
+    for f in FIELDS:
+        raw: Any
+        if f.env and f.env in env:
+            raw, origin = env[f.env], f.env
+        elif f.toml:
+            section_name, _, key = f.toml.partition(".")
+            if key not in data.get(section_name, {}):
+                continue
+            raw, origin = data[section_name][key], f"{path}: {f.toml}"
+        else:
+            continue
+        try:
+            value = f.parse(raw)
+            if f.check is not None:
+                f.check(value)
+        except (ConfigError, TypeError, ValueError) as exc:
+            raise ConfigError(f"{origin}: {exc}") from exc
+        values[f.path] = value
+    return _build(Settings, values)

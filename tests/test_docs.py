@@ -1,7 +1,9 @@
-"""Every bot command is wired, listed in /help, and documented in the README (and nothing else is)."""
+"""Every bot command is wired, listed in /help, and documented in the README (and nothing else is); so
+is every environment variable the code reads."""
 
 import re
 
+from bot.config import environment_variables
 from bot.telegram.app import HANDLERS
 from bot.telegram.render import COMMANDS
 from tests.conftest import ROOT
@@ -20,3 +22,23 @@ def test_every_command_is_documented_in_the_readme() -> None:
 def test_readme_shows_the_two_commands() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "make run" in readme and "make test" in readme
+
+
+def _readme_variables() -> set[str]:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    return set(re.findall(r"^\| `([A-Z][A-Z0-9_]+)`", readme, flags=re.MULTILINE))
+
+
+def test_every_environment_variable_the_configuration_reads_is_in_the_readme_and_only_those() -> None:
+    assert _readme_variables() == set(environment_variables())
+
+
+def test_nothing_but_the_configuration_reads_the_environment() -> None:
+    """Modules get settings passed in; only the entry point hands os.environ to load_settings."""
+    readers = re.compile(r"os\.environ|getenv|environ\[|environ\.get")
+    found = []
+    for path in sorted((ROOT / "bot").rglob("*.py")):
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if readers.search(line) and path.name != "config.py" and "load_settings(" not in line:
+                found.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
+    assert found == []
