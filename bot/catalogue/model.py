@@ -35,6 +35,7 @@ class Reject:
     source: str
     line: int  # 0 for a whole-file problem
     reason: str
+    non_arxiv: bool = False  # a row about a blog post, repository or other page, not an arXiv paper
 
     def __str__(self) -> str:
         return f"{self.source}:{self.line}: {self.reason}"

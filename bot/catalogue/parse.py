@@ -5,9 +5,13 @@ Two formats exist and a file may mix them block by block:
 * heading format: a `#`/`##` English title, then a `[中文标题](arXiv URL)` line, then the Chinese
   abstract (one or more paragraphs, up to the next heading or table); no date, no topics;
 * table format: a `| 日期 | 標題 | 摘要 | 主題 |` header (any column order, simplified or traditional
-  or English column names), an optional `|:---|` separator, then one row per paper with
-  `[English title](arXiv URL)` in 標題, a date such as `2024年4月30日`, and topics separated by
-  `，` `,` or `、`.
+  or English column names, and the other words maintainers use for them: 發布日期, Paper, 簡介,
+  TL;DR, 標籤, Tags …), an optional `|:---|` separator, then one row per paper with
+  `[English title](arXiv URL)` in 標題, a date such as `2024年4月30日` (or 2024-04-30, Apr 30, 2024,
+  4月30日 …), and topics separated by `，` `,` `、` `;` `/` or written as `#hashtags`. Date and topic
+  columns are optional. When the header words are unknown (or there is no header), each column is
+  inferred from its content: the cell linking to arXiv, the date cell, the long text, the short
+  word lists.
 
 Parsing never raises on bad input: every skipped entry or file becomes a `Reject` whose reason an
 operator can act on. Text is kept verbatim (HTML, SQL, emoji included) because escaping is the
@@ -20,19 +24,23 @@ Decisions worth knowing:
 * a row with an empty topic cell is kept, with no topics;
 * `<br>` in a table's abstract cell is the Markdown way to break a line inside a cell, so it becomes
   a newline;
-* rows of a table whose header is not recognised are each rejected, so nothing vanishes silently.
+* a title cell with several links (`[Title](abs) [[code](github)]`) takes the arXiv link's ID and the
+  first link text that names the paper; a row linking only to a blog or GitHub is rejected with
+  `non_arxiv` set, so reports count such rows instead of losing them silently;
+* rows of a table whose columns can be neither named nor inferred are each rejected, so nothing
+  vanishes silently.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 from bot.catalogue.model import Reject, SeedEntry
-from bot.text.arxiv import looks_like_arxiv_link, parse_arxiv_id
+from bot.text.arxiv import looks_like_arxiv_link, month_of, parse_arxiv_id
 from bot.text.normalize import fold_cached, strip_invisible
 
 __all__ = [
@@ -61,27 +69,195 @@ _MAX_LINK_CHARS = MAX_TITLE_CHARS + 3_000
 _HEADING = re.compile(r"#{1,6}(?:[ \t]+(.*?))?(?:[ \t]+#+)?")
 # Greedy text so a title containing `]` still finds the last `](`; an optional "link title" is allowed.
 _LINK = re.compile(r"\[(?P<text>.*)\]\(\s*<?(?P<url>[^\s<>]*?)>?(?:\s+\"[^\"]*\")?\s*\)")
+# Every link of a cell holding several (`[Title](abs) [[code](github)]`): text with one level of nested
+# brackets, a URL that may hold balanced parentheses.
+_LINKS = re.compile(
+    r"\[(?P<text>(?:[^\[\]]|\[[^\[\]]*\])*)\]"
+    r"\(\s*<?(?P<url>[^\s<>()]*(?:\([^\s<>()]*\)[^\s<>()]*)*)>?(?:\s+\"[^\"]*\")?\s*\)"
+)
+_BARE_URL = re.compile(r"https?://[^\s<>()\[\]|]+", re.IGNORECASE)
+_ARXIV_REF = re.compile(r"\barxiv:\s*\S+", re.IGNORECASE)
 _EMPHASIS = re.compile(r"\*\*(?P<stars>[^*]+)\*\*|__(?P<unders>[^_]+)__")
 _CELL_SPLIT = re.compile(r"(?<!\\)\|")
 _SEPARATOR_CELL = re.compile(r":?-+:?")
-_DATE_ZH = re.compile(r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日?")
-_DATE_ISO = re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})")
-_TOPIC_SPLIT = re.compile(r"[，,、]")
+_DATE_ZH = re.compile(r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*[日号號]?")
+_DATE_ISO = re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ T]\d{1,2}:\d{2}(?::\d{2})?\S*)?")
+_DATE_COMPACT = re.compile(r"(\d{4})(\d{2})(\d{2})")
+_DATE_US = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
+_DATE_EN_MDY = re.compile(r"([a-z]{3,9})\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})", re.IGNORECASE)
+_DATE_EN_DMY = re.compile(r"(\d{1,2})(?:st|nd|rd|th)?\s+([a-z]{3,9})\.?,?\s+(\d{4})", re.IGNORECASE)
+_DATE_NO_YEAR = re.compile(r"(\d{1,2})\s*月\s*(\d{1,2})\s*[日号號]?")
+_MONTH_NAMES = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
+_MONTHS = {
+    **{name: number for number, name in enumerate(_MONTH_NAMES, 1)},
+    **{
+        name: number
+        for number, name in enumerate(
+            [
+                "january",
+                "february",
+                "march",
+                "april",
+                "may",
+                "june",
+                "july",
+                "august",
+                "september",
+                "october",
+                "november",
+                "december",
+            ],
+            1,
+        )
+    },
+    "sept": 9,
+}
+_TOPIC_SPLIT = re.compile(r"[，,、;；/｜|·•]|<br\s*/?>", re.IGNORECASE)
+_TOPIC_TRIM = "#`*_[]【】()（）「」 \t"
 _BR = re.compile(r"<br\s*/?>", re.IGNORECASE)
 
-# Folded column names (simplified, lower case) -> the field they hold.
+# Header words (folded: simplified script, lower case, no spaces or emphasis) -> the field they name.
+# Maintainers rename columns from month to month; these are the words such lists use.
 _COLUMNS = {
-    "日期": "date",
-    "date": "date",
-    "标题": "title",
-    "title": "title",
-    "摘要": "abstract",
-    "abstract": "abstract",
-    "主题": "topics",
-    "topic": "topics",
-    "topics": "topics",
+    **dict.fromkeys(
+        [
+            "日期",
+            "date",
+            "发布日期",
+            "发表日期",
+            "提交日期",
+            "更新日期",
+            "发布时间",
+            "时间",
+            "published",
+            "publishdate",
+            "pubdate",
+            "publicationdate",
+            "day",
+            "time",
+            "submitted",
+        ],
+        "date",
+    ),
+    **dict.fromkeys(
+        [
+            "标题",
+            "title",
+            "题目",
+            "论文",
+            "论文标题",
+            "论文名称",
+            "文章",
+            "名称",
+            "paper",
+            "papers",
+            "papertitle",
+            "name",
+            "英文标题",
+        ],
+        "title",
+    ),
+    **dict.fromkeys(
+        [
+            "摘要",
+            "abstract",
+            "简介",
+            "概要",
+            "内容",
+            "总结",
+            "中文摘要",
+            "摘要翻译",
+            "summary",
+            "tl;dr",
+            "tldr",
+            "description",
+            "说明",
+            "介绍",
+            "概述",
+            "内容简介",
+        ],
+        "abstract",
+    ),
+    **dict.fromkeys(
+        [
+            "主题",
+            "topic",
+            "topics",
+            "标签",
+            "分类",
+            "类别",
+            "关键词",
+            "关键字",
+            "领域",
+            "方向",
+            "tag",
+            "tags",
+            "category",
+            "categories",
+            "keywords",
+            "keyword",
+            "field",
+            "area",
+            "areas",
+            "label",
+            "labels",
+        ],
+        "topics",
+    ),
+    **dict.fromkeys(["链接", "link", "links", "arxiv", "url", "pdf", "地址", "论文链接", "paperlink"], "link"),
 }
+# Words a header cell may contain when it is not exactly one of the above ("论文标题（英文）").
+_COLUMN_HINTS = tuple(
+    (word, name)
+    for name, words in [
+        ("abstract", "摘要 summary abstract"),
+        ("title", "标题 title 论文 paper"),
+        ("date", "日期 date"),
+        ("topics", "主题 标签 tag topic"),
+        ("link", "链接 link url"),
+    ]
+    for word in words.split()
+)
+_REQUIRED = ("title", "abstract")
+# Link texts that name the kind of link rather than the paper.
+_GENERIC_LINK_TEXT = set(
+    [
+        "pdf",
+        "arxiv",
+        "abs",
+        "html",
+        "paper",
+        "code",
+        "github",
+        "project",
+        "projectpage",
+        "page",
+        "homepage",
+        "website",
+        "blog",
+        "link",
+        "demo",
+        "data",
+        "dataset",
+        "model",
+        "models",
+        "huggingface",
+        "hf",
+        "video",
+        "slides",
+        "论文",
+        "代码",
+        "项目",
+        "主页",
+        "链接",
+        "项目主页",
+        "原文",
+        "全文",
+    ]
+)
 _EXPECTED_HEADER = "| 日期 | 標題 | 摘要 | 主題 |"
+# Rows of a table whose header words are unknown are kept until the table ends, to infer its columns.
+_MAX_PENDING_ROWS = 50_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,20 +338,24 @@ class _Heading:
 
 
 class _Table:
-    """The table being read: its header line and column positions (None when the header was refused)."""
+    """The table being read: its header line, column positions (None while unknown) and, for a header
+    whose words are unknown, the rows kept until the table ends so their content tells the columns."""
 
-    __slots__ = ("columns", "line", "width")
+    __slots__ = ("columns", "header", "line", "pending", "width")
 
-    def __init__(self, line: int, columns: dict[str, int] | None, width: int) -> None:
+    def __init__(self, line: int, columns: dict[str, int] | None, width: int, header: list[str]) -> None:
         self.line = line
         self.columns = columns
         self.width = width
+        self.header = header
+        self.pending: list[tuple[int, list[str]]] = []
 
 
 def iter_parse_lines(lines: Iterable[str], source: str) -> Iterator[SeedEntry | Reject]:
     """Entries and rejects in file order, from lines with or without their line endings.
 
-    Streams: memory stays bounded by one entry, so a caller may pass an open text file.
+    Streams: memory stays bounded by one entry (or by one table whose header words are unknown, kept
+    until it ends so its columns can be inferred), so a caller may pass an open text file.
     File-level checks (size, encoding, NUL bytes, emptiness) belong to `parse_file`/`parse_text`.
     """
     heading: _Heading | None = None  # the heading entry being read
@@ -183,11 +363,15 @@ def iter_parse_lines(lines: Iterable[str], source: str) -> Iterator[SeedEntry | 
     table: _Table | None = None
 
     for lineno, raw in enumerate(lines, 1):
+        if "\ufeff" in raw:  # a BOM left inside by concatenating files
+            raw = raw.replace("\ufeff", "")
         stripped = raw.strip()
         if not stripped:
             if heading is not None and not awaiting_link and heading.paragraphs and heading.paragraphs[-1]:
                 heading.paragraphs.append([])
-            table = None  # a blank line ends a Markdown table
+            if table is not None:  # a blank line ends a Markdown table
+                yield from _end_table(table, source)
+                table = None
             continue
         first = stripped[0]
 
@@ -196,7 +380,9 @@ def iter_parse_lines(lines: Iterable[str], source: str) -> Iterator[SeedEntry | 
             if match is not None:
                 if heading is not None:
                     yield _finish_heading(heading, awaiting_link, source)
-                table = None
+                if table is not None:
+                    yield from _end_table(table, source)
+                    table = None
                 heading = _Heading(lineno, _clean_title(match.group(1) or ""))
                 awaiting_link = True
                 continue
@@ -208,25 +394,23 @@ def iter_parse_lines(lines: Iterable[str], source: str) -> Iterator[SeedEntry | 
             cells = _split_row(stripped)
             if table is None:
                 table = _start_table(cells, lineno)
-                if table.columns is None:
-                    yield Reject(
-                        source,
-                        lineno,
-                        f"table header not recognised: expected {_EXPECTED_HEADER}, found "
-                        f"{_preview(' | '.join(cells))!r}",
-                    )
                 continue
             if all(_SEPARATOR_CELL.fullmatch(c) for c in cells):
                 continue
             if table.columns is None:
-                yield Reject(source, lineno, f"row of a table whose header (line {table.line}) was rejected")
+                if len(table.pending) < _MAX_PENDING_ROWS:
+                    table.pending.append((lineno, cells))
+                else:
+                    yield Reject(source, lineno, f"row of a table whose header (line {table.line}) was rejected")
                 continue
             yield _parse_row(cells, table, source, lineno)
             continue
 
         # Any other line: a link line, abstract text, or prose outside every entry (ignored: a file may
         # have an introduction, and the lines of a rejected heading block must not leak anywhere).
-        table = None
+        if table is not None:
+            yield from _end_table(table, source)
+            table = None
         if heading is None:
             continue
         if awaiting_link:
@@ -246,6 +430,8 @@ def iter_parse_lines(lines: Iterable[str], source: str) -> Iterator[SeedEntry | 
 
     if heading is not None:
         yield _finish_heading(heading, awaiting_link, source)
+    if table is not None:
+        yield from _end_table(table, source)
 
 
 def _finish_heading(heading: _Heading, awaiting_link: bool, source: str) -> SeedEntry | Reject:
@@ -301,47 +487,191 @@ def _split_row(stripped: str) -> list[str]:
     return [cell.strip().replace("\\|", "|") for cell in _CELL_SPLIT.split(body)]
 
 
+def _header_field(cell: str) -> str | None:
+    key = "".join(_clean_title(cell).strip("*_`:：").split())
+    key = fold_cached(key)
+    found = _COLUMNS.get(key)
+    if found is not None:
+        return found
+    for hint, name in _COLUMN_HINTS:
+        if hint in key:
+            return name
+    return None
+
+
 def _start_table(cells: list[str], lineno: int) -> _Table:
+    """A table from its first row: columns named by the header words, or left to infer from content."""
     columns: dict[str, int] = {}
     for index, cell in enumerate(cells):
-        field = _COLUMNS.get(fold_cached(cell))
-        if field is None or field in columns:
-            return _Table(lineno, None, len(cells))
-        columns[field] = index
-    if len(columns) != len(set(_COLUMNS.values())):
-        return _Table(lineno, None, len(cells))
-    return _Table(lineno, columns, len(cells))
+        name = _header_field(cell)
+        if name is not None and name not in columns:
+            columns[name] = index
+    table = _Table(lineno, None, len(cells), cells)
+    if all(name in columns for name in _REQUIRED):
+        table.columns = columns
+    elif any(_row_arxiv_id(cell) for cell in cells):
+        # No header at all: the first row is a paper already.
+        table.pending.append((lineno, cells))
+    return table
+
+
+def _end_table(table: _Table, source: str) -> Iterator[SeedEntry | Reject]:
+    """The rows of a table kept for inference, parsed with the inferred columns or each rejected."""
+    if table.columns is not None:
+        return
+    rows = table.pending
+    columns = _infer_columns([cells for _, cells in rows], table.width)
+    headerless = bool(rows) and rows[0][0] == table.line
+    if columns is None:
+        yield Reject(
+            source,
+            table.line,
+            f"table header not recognised: expected {_EXPECTED_HEADER}, found {_preview(' | '.join(table.header))!r}"
+            " (and the columns could not be told from the rows)",
+        )
+        for lineno, _ in rows[1:] if headerless else rows:
+            yield Reject(source, lineno, f"row of a table whose header (line {table.line}) was rejected")
+        return
+    table.columns = columns
+    for lineno, cells in rows:
+        yield _parse_row(cells, table, source, lineno)
+
+
+def _row_arxiv_id(cell: str) -> str | None:
+    """The arXiv ID a cell links to (a Markdown link, a bare URL or `arXiv:ID`), if any."""
+    if "arxiv" not in cell.lower():
+        return None
+    for match in _LINKS.finditer(cell):
+        found = parse_arxiv_id(match.group("url"))
+        if found:
+            return found
+    for match in _BARE_URL.finditer(cell):
+        found = parse_arxiv_id(match.group().rstrip(".,;，。"))
+        if found:
+            return found
+    for match in _ARXIV_REF.finditer(cell):
+        found = parse_arxiv_id(match.group().rstrip(".,;，。)）]"))
+        if found:
+            return found
+    return None
+
+
+def _infer_columns(rows: list[list[str]], width: int) -> dict[str, int] | None:
+    """Columns told by their content: the link cell, the date cell, the long text, the short word lists."""
+    rows = [cells for cells in rows if len(cells) == width]
+    if not rows:
+        return None
+
+    def share(index: int, test: Callable[[str], bool]) -> float:
+        values = [cells[index] for cells in rows if cells[index]]
+        return sum(1 for v in values if test(v)) / len(values) if values else 0.0
+
+    def mean_length(index: int) -> float:
+        return sum(len(cells[index]) for cells in rows) / len(rows)
+
+    free = list(range(width))
+    links = {i: share(i, lambda v: _row_arxiv_id(v) is not None) for i in free}
+    title = max(free, key=lambda i: links[i])
+    if links[title] < 0.5:
+        return None
+    free.remove(title)
+    columns = {"title": title}
+    if free:
+        dates = {i: share(i, lambda v: _parse_date(v) is not None) for i in free}
+        best = max(free, key=lambda i: dates[i])
+        if dates[best] >= 0.5:
+            columns["date"] = best
+            free.remove(best)
+    text = [i for i in free if share(i, lambda v: "](" in v or v.isdigit()) < 0.5]
+    if not text:
+        return None
+    abstract = max(text, key=mean_length)
+    if mean_length(abstract) < 20:
+        return None
+    columns["abstract"] = abstract
+    text.remove(abstract)
+    short = [i for i in text if 0 < mean_length(i) <= 80]
+    if short:
+        columns["topics"] = max(short, key=lambda i: share(i, lambda v: _TOPIC_SPLIT.search(v) is not None))
+    return columns
+
+
+def _title_and_id(cells: list[str], columns: dict[str, int]) -> tuple[str, str] | str:
+    """(English title, arXiv ID) of a table row, or the reason it is refused.
+
+    The title cell is usually `[Title](arXiv URL)`; maintainers also write several links
+    (`[Title](abs) [[code](github)]`, `**Title** [pdf](arXiv URL)`), a bare title with the link in a
+    link column, or a title linking to a blog or GitHub (refused: not an arXiv paper).
+    """
+    cell = cells[columns["title"]]
+    if len(cell) > _MAX_LINK_CHARS:
+        return f"title cell is {len(cell):,} characters long, over {_MAX_LINK_CHARS:,}"
+    single = _LINK.fullmatch(cell)
+    if single is not None:
+        arxiv_id = parse_arxiv_id(single.group("url"))
+        if arxiv_id is not None:
+            return _clean_title(single.group("text")), arxiv_id
+    links = [(m.group("text"), m.group("url")) for m in _LINKS.finditer(cell)]
+    if not links and single is not None:
+        links = [(single.group("text"), single.group("url"))]
+    arxiv_id = _row_arxiv_id(cell)
+    if arxiv_id is None:
+        # A link column, or any column the header did not name, may hold the arXiv link.
+        named = {columns.get("date"), columns.get("abstract"), columns.get("topics"), columns["title"]}
+        others = [columns["link"]] if "link" in columns else []
+        others += [i for i in range(len(cells)) if i not in named and i not in others]
+        arxiv_id = next((found for i in others if (found := _row_arxiv_id(cells[i]))), None)
+    if arxiv_id is None:
+        if links:
+            return _link_id(links[0][1])[1]
+        if not cell:
+            return "empty title cell"
+        return f"title cell is not a [title](arXiv URL) link: {_preview(cell)!r}"
+    for text, _url in links:
+        if not _generic_link_text(text):
+            return _clean_title(text), arxiv_id
+    # No link names the paper: the title is the cell's own text around the links.
+    outside = _LINKS.sub(" ", cell)
+    outside = _BARE_URL.sub(" ", outside)
+    outside = _ARXIV_REF.sub(" ", outside)
+    return _clean_title(" ".join(outside.strip(" []()|·-–—:：,，").split())), arxiv_id
+
+
+def _generic_link_text(text: str) -> bool:
+    key = fold_cached("".join(text.strip(" []()【】*_`📄🔗💻").split()))
+    return not key or key in _GENERIC_LINK_TEXT or parse_arxiv_id(key) is not None or key.startswith("arxiv")
 
 
 def _parse_row(cells: list[str], table: _Table, source: str, lineno: int) -> SeedEntry | Reject:
-    if len(cells) != table.width:
-        return Reject(source, lineno, f"table row has {len(cells)} cells, expected {table.width}")
     columns = table.columns
     assert columns is not None  # rows of a refused table never get here
+    if len(cells) != table.width:
+        # A trailing empty cell (`| a | b | |`) or a missing empty one is the same row.
+        while len(cells) > table.width and not cells[-1]:
+            cells = cells[:-1]
+        if len(cells) != table.width:
+            return Reject(source, lineno, f"table row has {len(cells)} cells, expected {table.width}")
 
-    title_cell = cells[columns["title"]]
-    if len(title_cell) > _MAX_LINK_CHARS:
-        return Reject(source, lineno, f"title cell is {len(title_cell):,} characters long, over {_MAX_LINK_CHARS:,}")
-    match = _LINK.fullmatch(title_cell)
-    if match is None:
-        if not title_cell:
-            return Reject(source, lineno, "empty title cell")
-        return Reject(source, lineno, f"title cell is not a [title](arXiv URL) link: {_preview(title_cell)!r}")
-    arxiv_id, problem = _link_id(match.group("url"))
-    if arxiv_id is None:
-        return Reject(source, lineno, problem)
+    found = _title_and_id(cells, columns)
+    if isinstance(found, str):
+        return Reject(source, lineno, found, non_arxiv=found.startswith("link is not an arXiv link"))
+    title_en, arxiv_id = found
 
     published: date | None = None
-    date_cell = cells[columns["date"]]
+    date_cell = cells[columns["date"]].strip("*_` ") if "date" in columns else ""
     if date_cell:
-        parsed = _parse_date(date_cell)
+        parsed = _parse_date(date_cell, arxiv_id)
         if parsed is None:
             return Reject(source, lineno, f"unparseable date {_preview(date_cell)!r}")
         published = parsed
 
     topics: list[str] = []
-    for raw in _TOPIC_SPLIT.split(cells[columns["topics"]]):
-        name = strip_invisible(raw).strip()
+    topic_cell = cells[columns["topics"]] if "topics" in columns else ""
+    parts = _TOPIC_SPLIT.split(topic_cell)
+    if len(parts) == 1 and topic_cell.count("#") > 1:  # "#量化 #PEFT"
+        parts = topic_cell.split("#")
+    for raw in parts:
+        name = strip_invisible(raw).strip(_TOPIC_TRIM)
         if not name or name in topics:
             continue
         if len(name) > MAX_TOPIC_CHARS:
@@ -357,7 +687,7 @@ def _parse_row(cells: list[str], table: _Table, source: str, lineno: int) -> See
         source,
         lineno,
         arxiv_id,
-        _clean_title(match.group("text")),
+        title_en,
         "",
         strip_invisible(abstract).strip(),
         published,
@@ -402,11 +732,26 @@ def _clean_title(text: str) -> str:
     return text
 
 
-def _parse_date(cell: str) -> date | None:
-    match = _DATE_ZH.fullmatch(cell) or _DATE_ISO.fullmatch(cell)
-    if match is None:
+def _parse_date(cell: str, arxiv_id: str = "") -> date | None:
+    """A date in any spelling these lists use; a date without a year takes it from the arXiv ID."""
+    cell = cell.strip()
+    year = month = day = 0
+    if match := _DATE_ZH.fullmatch(cell) or _DATE_ISO.fullmatch(cell) or _DATE_COMPACT.fullmatch(cell):
+        year, month, day = (int(g) for g in match.groups())
+    elif match := _DATE_US.fullmatch(cell):
+        first, second, year = (int(g) for g in match.groups())
+        month, day = (first, second) if first <= 12 else (second, first)
+    elif match := _DATE_EN_MDY.fullmatch(cell):
+        month, day, year = _MONTHS.get(match.group(1).lower(), 0), int(match.group(2)), int(match.group(3))
+    elif match := _DATE_EN_DMY.fullmatch(cell):
+        day, month, year = int(match.group(1)), _MONTHS.get(match.group(2).lower(), 0), int(match.group(3))
+    elif (match := _DATE_NO_YEAR.fullmatch(cell)) and arxiv_id:
+        month, day = int(match.group(1)), int(match.group(2))
+        submitted = month_of(arxiv_id)
+        # Listed in the submission month or soon after it (a December paper in a January list).
+        year = submitted.year + (1 if month < submitted.month else 0)
+    else:
         return None
-    year, month, day = (int(g) for g in match.groups())
     # arXiv started in 1991; a year far outside its life is a typo, not a date.
     if not 1991 <= year <= 2100:
         return None
