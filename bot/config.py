@@ -175,6 +175,41 @@ class PushSettings:
     max_attempts: int = setting(4, toml="push.max_attempts", check=_positive)
 
 
+def _share(value: float) -> None:
+    if not 0 <= value < 1:
+        raise ConfigError(f"must be at least 0 and below 1, got {value}")
+
+
+def _seconds(value: float) -> None:
+    if value <= 0:
+        raise ConfigError(f"must be more than 0 seconds, got {value}")
+
+
+@dataclass(frozen=True)
+class TranslationSettings:
+    """The model that writes Chinese for English-only papers ([translation]; off without a url)."""
+
+    # OpenAI-compatible base URL, e.g. http://localhost:11434/v1 (Ollama).
+    url: str = setting("", toml="translation.url", env="BOT_LLM_URL", parse=_url)
+    model: str = setting("", toml="translation.model", env="BOT_LLM_MODEL", parse=lambda v: _str(v).strip())
+    api_key: str = setting("", toml=None, env="BOT_LLM_API_KEY", parse=lambda v: _str(v).strip(), secret=True)
+    # Requests in flight for background work (a /paper request has slots of its own).
+    concurrency: int = setting(4, toml="translation.concurrency", check=_positive)
+    timeout: float = setting(60.0, toml="translation.timeout", check=_seconds)  # seconds for one request
+    daily_tokens: int = setting(3_000_000, toml="translation.daily_tokens", check=_positive)  # per UTC day
+    daily_papers: int = setting(1500, toml="translation.daily_papers", check=_positive)
+    # Share of the budget only papers about to be pushed (and /paper) may use.
+    push_reserve: float = setting(0.3, toml="translation.push_reserve", check=_share)
+    interval: float = setting(300.0, toml="translation.interval", check=_seconds)  # between background runs
+    batch: int = setting(100, toml="translation.batch", check=_positive)  # papers per background run
+    wait: float = setting(45.0, toml="translation.wait", check=_seconds)  # /paper waits this long to edit
+    glossary: Path = setting(Path("config/glossary.toml"), toml="translation.glossary")
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.url)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the bot needs to know about its deployment."""
@@ -194,6 +229,7 @@ class Settings:
     search_page_size: int = setting(5, toml="bot.search_page_size", check=_positive)
     commands_per_minute: int = setting(30, toml="bot.commands_per_minute", check=_positive)
     push: PushSettings = section(PushSettings)
+    translation: TranslationSettings = section(TranslationSettings)
     database: Path = setting(Path("data/bot.sqlite3"), toml="storage.database", env="BOT_DATABASE")
     seeds: Path = setting(Path("seeds"), toml="storage.seeds", env="BOT_SEEDS")
     topics: Path = setting(Path("config/topics.toml"), toml="storage.topics", env="BOT_TOPICS")
@@ -308,4 +344,7 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
         except (ConfigError, TypeError, ValueError) as exc:
             raise ConfigError(f"{origin}: {exc}") from exc
         values[f.path] = value
-    return _build(Settings, values)
+    settings = _build(Settings, values)
+    if settings.translation.enabled and not settings.translation.model:
+        raise ConfigError("BOT_LLM_URL is set but BOT_LLM_MODEL is not: name the model to translate with")
+    return settings

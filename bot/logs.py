@@ -1,4 +1,4 @@
-"""Logging set-up: a filter that redacts bot tokens from every record, and quiet HTTP client loggers."""
+"""Logging set-up: a filter that redacts bot tokens and model API keys from every record; quiet HTTP loggers."""
 
 from __future__ import annotations
 
@@ -9,8 +9,22 @@ import re
 _TOKEN = re.compile(r"(bot)?\d{5,}:[A-Za-z0-9_-]{20,}")
 
 
+# Secrets of any shape (a model API key), registered by the code that receives them.
+_SECRETS: set[str] = set()
+MIN_SECRET = 6  # shorter strings would redact ordinary words
+
+
+def add_secret(value: str) -> None:
+    """Redact this exact string from every log record and error text from now on."""
+    if len(value) >= MIN_SECRET:
+        _SECRETS.add(value)
+
+
 def redact(text: str) -> str:
-    """`text` with every bot token replaced."""
+    """`text` with every bot token and registered secret replaced."""
+    for secret in _SECRETS:
+        if secret in text:
+            text = text.replace(secret, "<redacted>")
     return _TOKEN.sub(lambda m: (m.group(1) or "") + "<redacted>", text)
 
 
@@ -43,5 +57,5 @@ def setup_logging(level: int = logging.INFO) -> None:
 
 def quiet_libraries() -> None:
     """Turn down chatty library loggers; httpx logs every request URL, token included, at INFO."""
-    for name in ("httpx", "httpcore", "apscheduler", "aiohttp.access"):
+    for name in ("httpx", "httpcore", "httpx2", "openai", "apscheduler", "aiohttp.access"):
         logging.getLogger(name).setLevel(logging.WARNING)

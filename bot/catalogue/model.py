@@ -42,6 +42,16 @@ class Reject:
 
 
 @dataclass(frozen=True, slots=True)
+class MachineTranslation:
+    """Chinese written by a language model for a paper that has only English (traditional script)."""
+
+    title_zh: str
+    abstract_zh: str
+    key_point: str = ""  # one sentence, optional
+    model: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Paper:
     """A catalogue paper after merging every entry that names its arXiv ID."""
 
@@ -58,6 +68,8 @@ class Paper:
     categories: tuple[str, ...] = ()  # arXiv categories, primary first
     version: int = 0  # arXiv version number; 0 when unknown
     sources: tuple[str, ...] = ()  # names of the sources that contributed the paper
+    # A validated machine translation of this version, when there is no curated Chinese abstract.
+    machine: MachineTranslation | None = None
 
     @property
     def topic_names(self) -> tuple[str, ...]:

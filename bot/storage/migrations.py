@@ -233,6 +233,50 @@ def arxiv_metadata(conn: sqlite3.Connection) -> None:
     )
 
 
+
+@migration(5)
+def translations(conn: sqlite3.Connection) -> None:
+    """Machine translations of English-only papers, one row per arXiv version, and daily model usage.
+
+    A row is `done` (the Chinese is shown), or `failed`/`rejected` (transport error / output that did
+    not pass validation) with `next_attempt_at` for the backoff. A new arXiv version has no row yet,
+    so it is translated again. Tokens are kept per paper (every attempt) and per UTC day.
+    """
+    _run(
+        conn,
+        """
+        CREATE TABLE translations (
+            arxiv_id TEXT NOT NULL REFERENCES papers (arxiv_id) ON DELETE CASCADE ON UPDATE CASCADE,
+            version INTEGER NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('done', 'failed', 'rejected')),
+            title_zh TEXT NOT NULL DEFAULT '',
+            abstract_zh TEXT NOT NULL DEFAULT '',
+            key_point TEXT NOT NULL DEFAULT '',
+            model TEXT NOT NULL DEFAULT '',
+            prompt_version INTEGER NOT NULL DEFAULT 0,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at INTEGER,
+            last_error TEXT,
+            prompt_tokens INTEGER NOT NULL DEFAULT 0,
+            completion_tokens INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            translated_at TEXT,
+            PRIMARY KEY (arxiv_id, version)
+        ) WITHOUT ROWID;
+        CREATE INDEX translations_retry ON translations (next_attempt_at) WHERE status != 'done';
+        CREATE TABLE translation_usage (
+            day TEXT PRIMARY KEY,
+            requests INTEGER NOT NULL DEFAULT 0,
+            prompt_tokens INTEGER NOT NULL DEFAULT 0,
+            completion_tokens INTEGER NOT NULL DEFAULT 0,
+            papers INTEGER NOT NULL DEFAULT 0,
+            rejected INTEGER NOT NULL DEFAULT 0,
+            failed INTEGER NOT NULL DEFAULT 0
+        ) WITHOUT ROWID
+        """,
+    )
+
 def migrate(conn: sqlite3.Connection) -> int:
     """Apply every registered migration newer than the database; return the resulting version."""
     conn.execute(

@@ -12,7 +12,7 @@ from typing import Any
 
 import aiosqlite
 
-from bot.catalogue.model import Paper, TagSource
+from bot.catalogue.model import MachineTranslation, Paper, TagSource
 from bot.storage.db import Database
 from bot.storage.fts import Match, match_expression
 
@@ -23,7 +23,10 @@ _PAPER_COLUMNS = """p.id, p.arxiv_id, p.title_en, p.title_zh, p.abstract_zh, p.p
         SELECT pt.topic, pt.source FROM paper_topics pt LEFT JOIN topics t ON t.name = pt.topic
         WHERE pt.paper_id = p.id ORDER BY coalesce(t.position, 1000000), pt.topic
     ) tag
-) AS tags"""
+) AS tags, (
+    SELECT json_array(tr.title_zh, tr.abstract_zh, tr.key_point, tr.model) FROM translations tr
+    WHERE tr.arxiv_id = p.arxiv_id AND tr.version = p.version AND tr.status = 'done'
+) AS machine"""
 
 
 def content_hash(paper: Paper) -> str:
@@ -217,6 +220,8 @@ class PaperStore:
                 version=int(row[10]),
                 sources=tuple(json.loads(row[11])),
                 topics=tuple((name, TagSource(source)) for name, source in json.loads(row[12])),
+                # A machine translation of the stored version (a new arXiv version has none yet).
+                machine=MachineTranslation(*json.loads(row[13])) if row[13] else None,
             )
             for row in rows
         ]

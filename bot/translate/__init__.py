@@ -1,0 +1,1 @@
+"""Chinese for English-only papers through any OpenAI-compatible chat-completions API."""
