@@ -76,8 +76,7 @@ def _run(settings: Settings) -> int:
     if settings.token:
         from bot.telegram.runner import run_bot
 
-        run_bot(settings)
-        return 0
+        return run_bot(settings)
     if sys.stdin.isatty() and sys.stdout.isatty():
         from bot.telegram.console import run_console_mode
 

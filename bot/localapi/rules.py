@@ -33,7 +33,10 @@ BUTTON_ACTIONS = (
     "pay",
 )
 _COMMAND = re.compile(r"[a-z0-9_]{1,32}")
-_LANGUAGE = re.compile(r"[a-z]{2,3}(-[a-z0-9]{2,8})*")
+# tdlib td/telegram/misc.cpp:395-404 (validate_bot_language_code, called by set/get/delete_commands in
+# td/telegram/BotCommand.cpp:171,217,225): empty, or exactly two ASCII letters a-z. Nothing else: not "zh-hans",
+# not "ZH", not three letters.
+_LANGUAGE = re.compile(r"[a-z]{2}")
 SCOPES = frozenset(
     {
         "default",
@@ -145,28 +148,45 @@ def reply_markup(markup: Any) -> JSON | None:
 
 
 def bot_commands(commands: Any) -> list[JSON]:
-    """Validate a setMyCommands list: at most 100 entries, command [a-z0-9_]{1,32}, description 1..256."""
+    """Validate a setMyCommands list the way tdlib does (td/telegram/BotCommand.cpp:173-208), then the server."""
     if not isinstance(commands, list):
         raise bad_request("can't parse commands JSON object")
     if len(commands) > 100:
-        raise bad_request("BOT_COMMANDS_TOO_MUCH")
+        raise bad_request("BOT_COMMANDS_TOO_MUCH")  # Telegram's server (MTProto error), not in tdlib
+    out: list[JSON] = []
     for entry in commands:
         if not isinstance(entry, dict):
             raise bad_request("can't parse BotCommand: BotCommand must be an Object")
-        command = entry.get("command")
-        if not isinstance(command, str) or not _COMMAND.fullmatch(command):
-            raise bad_request("BOT_COMMAND_INVALID")
-        description = entry.get("description")
-        if not isinstance(description, str) or not 1 <= len(description.strip()) <= 256:
-            raise bad_request("BOT_COMMAND_DESCRIPTION_INVALID")
-    return [{"command": e["command"], "description": e["description"]} for e in commands]
+        command, description = entry.get("command"), entry.get("description")
+        if not isinstance(command, str) or not isinstance(description, str):
+            raise bad_request("can't parse BotCommand: Field \"command\" must be of type String")
+        # BotCommand.cpp:185-195: trimmed, one leading "/" dropped, 1..32 characters.
+        command = command.strip()
+        command = command[1:] if command.startswith("/") else command
+        if not command:
+            raise bad_request("command must be non-empty")
+        if len(command) > 32:
+            raise bad_request("command length must not exceed 32")
+        if not _COMMAND.fullmatch(command):
+            raise bad_request("BOT_COMMAND_INVALID")  # Telegram's server: lowercase letters, digits, "_"
+        # BotCommand.cpp:197-205: the trimmed description is 1..256 characters.
+        description = description.strip()
+        if not description:
+            raise bad_request("command description must be non-empty")
+        if len(description) > 256:
+            raise bad_request("command description length must not exceed 256")
+        out.append({"command": command, "description": description})
+    return out
 
 
 def language_code(code: Any) -> str:
+    """A bot command/description language code, as tdlib's validate_bot_language_code accepts it."""
     if code is None or code == "":
         return ""
     if not isinstance(code, str) or not _LANGUAGE.fullmatch(code):
-        raise bad_request("LANG_CODE_INVALID")
+        # tdlib says "Invalid language code specified" (misc.cpp:403); telegram-bot-api/Client.cpp:193-198
+        # prefixes "Bad Request: " and lowercases the first letter.
+        raise bad_request("invalid language code specified")
     return code
 
 

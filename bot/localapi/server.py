@@ -294,6 +294,9 @@ class LocalBotApi(World):
             return self._finish(name, {}, err, None)
         if name == "getUpdates":
             return await self._get_updates_request(request, raw)
+        injected = self._take_failure(name)
+        if injected is not None:
+            return self._finish(name, raw, injected, None)
         try:
             return self._finish(name, raw, None, handler(_Params(raw)))
         except ApiError as err:
@@ -391,6 +394,7 @@ class LocalBotApi(World):
                 previous.set_result("conflict")
             wakeup: asyncio.Future[str] = loop.create_future()
             self._poll_wakeup = wakeup
+            self._notify()  # wait_polling() watches for this
             try:
                 await asyncio.wait({wakeup}, timeout=remaining)
             finally:

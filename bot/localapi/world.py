@@ -19,7 +19,7 @@ from typing import TypeVar
 
 from bot.localapi import rules
 from bot.localapi.html import utf16_len
-from bot.localapi.state import JSON, ChatRecord, JournalEntry, SentMessage
+from bot.localapi.state import JSON, ApiError, ChatRecord, JournalEntry, SentMessage
 
 _LOG = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -65,6 +65,7 @@ class World:
         self._inflight = 0  # Bot API requests being handled (long polls excluded)
         self._last_activity = 0.0  # loop time of the last request or delivered update
         self._waiters: list[asyncio.Future[None]] = []
+        self._failures: dict[str, list[ApiError]] = {}  # method -> errors to answer its next calls with
 
     # --- updates and shapes ------------------------------------------------------------------------------
 
@@ -421,6 +422,14 @@ class World:
         """The chat disappears: 400 chat not found from now on."""
         self._known_chat(chat_id).deleted = True
 
+    def fail_next(self, method: str, error: ApiError, times: int = 1) -> None:
+        """Answer the next `times` calls of `method` with `error` (Telegram having a bad moment)."""
+        self._failures.setdefault(method, []).extend([error] * times)
+
+    def _take_failure(self, method: str) -> ApiError | None:
+        queued = self._failures.get(method)
+        return queued.pop(0) if queued else None
+
     # --- observation -----------------------------------------------------------------------------------------
 
     def messages(self, chat_id: int) -> list[SentMessage]:
@@ -521,6 +530,17 @@ class World:
             lambda: self.inline_answers.get(query_id),
             timeout,
             lambda: f"inline query {query_id} not answered in {timeout}s\n{self.describe()}",
+        )
+
+    @property
+    def polling(self) -> bool:
+        """Whether the bot has a long poll (getUpdates) waiting right now."""
+        return self._poll_wakeup is not None and not self._poll_wakeup.done()
+
+    async def wait_polling(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109
+        """Wait until the bot is long-polling (started and caught up)."""
+        await self._wait_until(
+            lambda: True if self.polling else None, timeout, lambda: f"the bot is not polling\n{self.describe()}"
         )
 
     async def wait_idle(self, timeout: float = 5.0, *, quiet: float = 0.05) -> None:  # noqa: ASYNC109

@@ -7,7 +7,7 @@ import logging
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from telegram import BotCommand, LinkPreviewOptions, Update
+from telegram import LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.ext import (
     Application,
@@ -32,12 +32,12 @@ from bot.services.ingest import ingest, needs_ingest
 from bot.storage.chats import ChatStore
 from bot.storage.db import Database, connect, open_database
 from bot.storage.papers import PaperStore
-from bot.telegram import render
 from bot.telegram.context import SERVICES_KEY, Context, Services, services
 from bot.telegram.handlers import admin, digest, papers, settings, start, subscriptions
 from bot.telegram.handlers.buttons import on_button
 from bot.telegram.handlers.errors import on_error
 from bot.telegram.sender import TelegramSender
+from bot.telegram.startup import apply_cosmetics
 from bot.telegram.throttle import Throttle
 from bot.text.normalize import Script, to_script
 
@@ -76,6 +76,8 @@ async def _post_init(application: Application) -> None:  # type: ignore[type-arg
     settings: Settings = application.bot_data["settings"]
     taxonomy = Taxonomy.load(settings.topics)
     await asyncio.to_thread(_ingest_if_changed, settings, taxonomy)
+    # Load OpenCC's dictionaries now, not in the first traditional-script reply (tens of milliseconds).
+    await asyncio.to_thread(to_script, "简体", Script.TRADITIONAL)
     handler_db = await open_database(settings.database)
     database = await Database.open(settings.database)
     # The push fan-out runs beside handlers: its own connection keeps their transactions apart.
@@ -91,7 +93,8 @@ async def _post_init(application: Application) -> None:  # type: ignore[type-arg
         push=push,
         connections=(handler_db, push_db, database),
     )
-    await _set_commands(application)
+    # Cosmetic (menus): a failure is logged and retried in the background, never fatal.
+    await apply_cosmetics(application)
     if application.job_queue is not None:
         now = datetime.now(UTC)
         # Tick on each minute boundary; the first tick soon after start catches up missed pushes.
@@ -113,14 +116,6 @@ async def _post_shutdown(application: Application) -> None:  # type: ignore[type
     if isinstance(found, Services):
         for conn in found.connections:
             await conn.close()
-
-
-async def _set_commands(application: Application) -> None:  # type: ignore[type-arg]
-    public = [c for c in render.COMMANDS if c.name != "stats"]
-    menus = ((None, Script.SIMPLIFIED), ("zh-hans", Script.SIMPLIFIED), ("zh-hant", Script.TRADITIONAL))
-    for language, script in menus:
-        commands = [BotCommand(c.name, to_script(c.description, script)) for c in public]
-        await application.bot.set_my_commands(commands, language_code=language)
 
 
 async def _push_tick(context: Context) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -29,10 +29,18 @@ class LocalBot:
 
 @asynccontextmanager
 async def running_locally(
-    settings: Settings, *, limits: RateLimits | None = None, **api_options: Any
+    settings: Settings,
+    *,
+    limits: RateLimits | None = None,
+    before_start: Callable[[LocalBotApi], None] | None = None,
+    **api_options: Any,
 ) -> AsyncIterator[LocalBot]:
-    """Start the local Bot API and the real Application polling it; stop both on exit."""
+    """Start the local Bot API and the real Application polling it; stop both on exit.
+
+    `before_start` prepares the server before the bot's first request (e.g. a failure to meet at start-up)."""
     api = LocalBotApi(LOCAL_TOKEN, limits=limits, **api_options)
+    if before_start is not None:
+        before_start(api)
     await api.start()
     local = settings.with_overrides(token=LOCAL_TOKEN, api_url=api.root)
     application = build_application(local)

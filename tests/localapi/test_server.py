@@ -670,24 +670,31 @@ async def test_chosen_inline_result_is_posted_via_bot(api: LocalBotApi, http: ht
 
 async def test_set_my_commands_rules(api: LocalBotApi, http: httpx.AsyncClient, bot: Bot) -> None:
     zh = [{"command": "start", "description": "开始"}, {"command": "today", "description": "今日论文"}]
-    assert (await call(http, "setMyCommands", commands=zh, language_code="zh-hans"))[0] == 200
+    assert (await call(http, "setMyCommands", commands=zh, language_code="zh"))[0] == 200
     assert (await call(http, "setMyCommands", commands=zh[:1], scope={"type": "all_group_chats"}))[0] == 200
-    assert api.commands[("default", "zh-hans")] == zh
+    assert api.commands[("default", "zh")] == zh
     assert api.commands[("all_group_chats", "")] == zh[:1]
-    got = await bot.get_my_commands(language_code="zh-hans")
+    got = await bot.get_my_commands(language_code="zh")
     assert [c.command for c in got] == ["start", "today"]
     assert await bot.get_my_commands() == ()
     for commands, description in [
         ([{"command": "Start", "description": "x"}], "Bad Request: BOT_COMMAND_INVALID"),
-        ([{"command": "a" * 33, "description": "x"}], "Bad Request: BOT_COMMAND_INVALID"),
-        ([{"command": "ok", "description": ""}], "Bad Request: BOT_COMMAND_DESCRIPTION_INVALID"),
-        ([{"command": "ok", "description": "d" * 257}], "Bad Request: BOT_COMMAND_DESCRIPTION_INVALID"),
+        ([{"command": "a" * 33, "description": "x"}], "Bad Request: command length must not exceed 32"),
+        ([{"command": " / ", "description": "x"}], "Bad Request: command must be non-empty"),
+        ([{"command": "ok", "description": "  "}], "Bad Request: command description must be non-empty"),
+        ([{"command": "ok", "description": "d" * 257}], "Bad Request: command description length must not exceed 256"),
         ([{"command": f"c{i}", "description": "x"} for i in range(101)], "Bad Request: BOT_COMMANDS_TOO_MUCH"),
     ]:
         await expect_error(http, "setMyCommands", description, commands=commands)
-    await expect_error(http, "setMyCommands", "Bad Request: LANG_CODE_INVALID", commands=zh, language_code="中文")
-    await bot.delete_my_commands(language_code="zh-hans")
-    assert ("default", "zh-hans") not in api.commands
+    # tdlib's validate_bot_language_code: empty or exactly two lowercase ASCII letters, on set, get and delete.
+    for code in ("zh-hans", "zh-hant", "ZH", "zho", "z", "中文", "zh_CN"):
+        await expect_error(
+            http, "setMyCommands", "Bad Request: invalid language code specified", commands=zh, language_code=code
+        )
+        await expect_error(http, "getMyCommands", "Bad Request: invalid language code specified", language_code=code)
+        await expect_error(http, "deleteMyCommands", "Bad Request: invalid language code specified", language_code=code)
+    await bot.delete_my_commands(language_code="zh")
+    assert ("default", "zh") not in api.commands
 
 
 async def test_chat_queries_and_actions(api: LocalBotApi, http: httpx.AsyncClient, bot: Bot) -> None:

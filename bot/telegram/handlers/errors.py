@@ -5,18 +5,28 @@ from __future__ import annotations
 import logging
 
 from telegram import Update
-from telegram.error import Forbidden, TelegramError
+from telegram.error import Conflict, Forbidden, NetworkError, TelegramError
 
 from bot.telegram import render
 from bot.telegram.context import Context, services
 from bot.text.normalize import Script
 
 log = logging.getLogger(__name__)
+STOPPED_BY_CONFLICT = "stopped-by-conflict"  # bot_data flag: runner.py turns it into a one-line exit
 
 
 async def on_error(update: object, context: Context) -> None:
     """Log the exception (the redacting log filter strips tokens) and tell the user, in their script."""
     error = context.error
+    if update is None and isinstance(error, Conflict):
+        # getUpdates answered 409: another instance polls with this token. Retrying would only make the
+        # two instances steal each other's updates, so stop (runner.py explains in one line).
+        context.bot_data[STOPPED_BY_CONFLICT] = True
+        context.application.stop_running()
+        return
+    if update is None and isinstance(error, NetworkError):
+        log.warning("polling failed, retrying: %s: %s", type(error).__name__, error)
+        return
     log.error("handler failed: %s: %s", type(error).__name__, error, exc_info=error)
     if not isinstance(update, Update) or update.effective_chat is None or isinstance(error, Forbidden):
         return

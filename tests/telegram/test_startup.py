@@ -1,0 +1,123 @@
+"""Start-up against a Bot API that validates like Telegram's: it comes up; cosmetic failures never stop it;
+only 401 and 409 do, with one line. These run the real `run_bot` (run_polling, signals and all)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import threading
+from collections.abc import Coroutine, Iterator
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+
+from bot.config import Settings
+from bot.localapi import ApiError, LocalBotApi
+from bot.telegram import startup
+from bot.telegram.local import LOCAL_TOKEN, running_locally
+from bot.telegram.runner import CONFLICT, UNAUTHORIZED, run_bot
+
+T = TypeVar("T")
+
+
+class ServerThread:
+    """The local Bot API on its own event loop in a thread, so the bot can own the main thread as in production."""
+
+    def __init__(self, api: LocalBotApi) -> None:
+        self.api = api
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+
+    def __enter__(self) -> ServerThread:
+        self._thread.start()
+        self.call(self.api.start())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.call(self.api.stop())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(5)
+        self.loop.close()
+
+    def call(self, coro: Coroutine[Any, Any, T], timeout: float = 10.0) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def soon(self, action: Any) -> threading.Thread:
+        """Run `action()` in a helper thread (it may block on the server)."""
+        thread = threading.Thread(target=action, daemon=True)
+        thread.start()
+        return thread
+
+
+@pytest.fixture
+def server() -> Iterator[ServerThread]:
+    with ServerThread(LocalBotApi(LOCAL_TOKEN)) as running:
+        yield running
+
+
+def _stop_when_polling(server: ServerThread) -> None:
+    server.call(server.api.wait_polling(20))
+    os.kill(os.getpid(), signal.SIGTERM)  # what `docker stop` or systemd sends
+
+
+def test_run_bot_comes_up_against_real_validation(server: ServerThread, settings: Settings) -> None:
+    helper = server.soon(lambda: _stop_when_polling(server))
+    status = run_bot(settings.with_overrides(token=LOCAL_TOKEN, api_url=server.api.root))
+    helper.join(5)
+    assert status == 0
+    assert set(server.api.commands) == {("default", ""), ("default", "zh")}
+    assert server.api.errors() == []
+
+
+def test_wrong_token_stops_with_one_line(
+    server: ServerThread, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    wrong = "123456789:not-the-token"
+    with caplog.at_level(logging.ERROR):
+        status = run_bot(settings.with_overrides(token=wrong, api_url=server.api.root))
+    assert status == 1
+    assert caplog.records[-1].getMessage() == UNAUTHORIZED
+
+
+def test_another_instance_polling_stops_with_one_line(
+    server: ServerThread, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def other_instance() -> None:
+        await server.api.wait_polling(20)
+        async with httpx.AsyncClient() as http:
+            # A second process long-polls with the same token: the bot's pending poll is answered 409.
+            await http.post(f"{server.api.root}/bot{LOCAL_TOKEN}/getUpdates", json={"timeout": 1}, timeout=5)
+
+    helper = server.soon(lambda: server.call(other_instance()))
+    with caplog.at_level(logging.ERROR):
+        status = run_bot(settings.with_overrides(token=LOCAL_TOKEN, api_url=server.api.root))
+    helper.join(5)
+    assert status == 1
+    assert caplog.records[-1].getMessage() == CONFLICT
+    assert "409" in CONFLICT
+
+
+async def test_a_failing_menu_call_is_retried_in_the_background(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(startup, "FIRST_RETRY_SECONDS", 0.05)
+    api_error = ApiError(400, "Bad Request: invalid language code specified")
+    with caplog.at_level(logging.WARNING):
+        # The start-up attempt and the first retry fail; the bot comes up and serves meanwhile.
+        async with running_locally(
+            settings, before_start=lambda api: api.fail_next("setMyCommands", api_error, 2)
+        ) as local:
+            assert local.api.commands == {}
+            local.api.add_private_chat(77, "Ann")
+            await local.api.send_text(77, 77, "/help")
+            await local.api.wait_for_messages(77, 1)
+            for _ in range(200):
+                if len(local.api.commands) == 2:
+                    break
+                await asyncio.sleep(0.01)
+            assert set(local.api.commands) == {("default", ""), ("default", "zh")}
+    warnings = [r.getMessage() for r in caplog.records if "command menus" in r.getMessage()]
+    assert len(warnings) >= 2 and "retrying" in warnings[0]
