@@ -33,16 +33,18 @@ from bot.storage.chats import ChatStore
 from bot.storage.db import Database, connect, open_database
 from bot.storage.papers import PaperStore
 from bot.telegram.context import SERVICES_KEY, Context, Services, services
-from bot.telegram.handlers import admin, digest, papers, settings, start, subscriptions
+from bot.telegram.handlers import admin, digest, papers, settings, start, subscriptions, translation
 from bot.telegram.handlers.buttons import on_button
 from bot.telegram.handlers.errors import on_error
 from bot.telegram.sender import TelegramSender
 from bot.telegram.startup import apply_cosmetics
 from bot.telegram.throttle import Throttle
 from bot.text.normalize import Script, to_script
+from bot.translate.service import build_translation
 
 log = logging.getLogger(__name__)
 PUSH_JOB = "daily-push-tick"
+TRANSLATE_JOB = "translate-ahead"
 
 # Command name -> handler. /help and the README list exactly these (a test checks).
 HANDLERS = {
@@ -92,6 +94,7 @@ async def _post_init(application: Application) -> None:  # type: ignore[type-arg
         chat_store=chat_store,
         push=push,
         connections=(handler_db, push_db, database),
+        translation=build_translation(settings, database),
     )
     # Cosmetic (menus): a failure is logged and retried in the background, never fatal.
     await apply_cosmetics(application)
@@ -108,12 +111,19 @@ async def _post_init(application: Application) -> None:  # type: ignore[type-arg
             job_kwargs={"max_instances": 4, "misfire_grace_time": 30},
         )
         application.job_queue.run_once(_push_tick, when=1.0, name=f"{PUSH_JOB}-catch-up")
+        if settings.translation.enabled:
+            # Translate ahead of the push; a slow model delays only this job (one run at a time).
+            application.job_queue.run_repeating(
+                translation.translate_tick, interval=settings.translation.interval, first=5.0, name=TRANSLATE_JOB
+            )
 
 
 async def _post_shutdown(application: Application) -> None:  # type: ignore[type-arg]
     """Close the databases."""
     found = application.bot_data.pop(SERVICES_KEY, None)
     if isinstance(found, Services):
+        if found.translation is not None:
+            await found.translation.close()
         for conn in found.connections:
             await conn.close()
 

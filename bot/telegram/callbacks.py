@@ -30,6 +30,8 @@ class Action(StrEnum):
     LANG = "l"  # l:hans / l:hant
     TOPICS = "ts_all"  # show the topic list
     NOOP = "noop"  # a label button (page counter)
+    ORIGINAL = "en"  # show a machine-translated card's English original: en:<arxiv id>
+    TRANSLATED = "zh"  # back to the machine translation: zh:<arxiv id>
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,7 @@ def decode(data: str | None) -> Callback | None:
         return None
     if action in (Action.NOOP, Action.TOPICS):
         return Callback(action) if not rest else None
-    if action is Action.PAPER:
+    if action in (Action.PAPER, Action.ORIGINAL, Action.TRANSLATED):
         arxiv_id = parse_arxiv_id(rest)
         return Callback(action, arxiv_id) if arxiv_id and arxiv_id == rest else None
     if action is Action.SEARCH:

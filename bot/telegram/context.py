@@ -13,6 +13,7 @@ from bot.services.catalogue import CatalogueService
 from bot.services.chats import ChatService
 from bot.storage.chats import ChatStore
 from bot.storage.db import Database
+from bot.translate.service import TranslationService
 
 SERVICES_KEY = "services"
 
@@ -27,6 +28,7 @@ class Services:
     chat_store: ChatStore
     push: PushService
     connections: tuple[aiosqlite.Connection | Database, ...]
+    translation: TranslationService | None = None  # None without BOT_LLM_URL
 
 
 Context = ContextTypes.DEFAULT_TYPE

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.catalogue.model import Paper
+from bot.catalogue.model import MachineTranslation, Paper
 from bot.storage.chats import Subscription, SubscriptionKind
 from bot.storage.papers import SearchHit, TopicCount
 from bot.telegram import callbacks
@@ -140,6 +140,17 @@ def short_title(paper: Paper, limit: int = 40) -> str:
 # --- paper card -------------------------------------------------------------------------------
 
 
+def machine_text(paper: Paper) -> MachineTranslation | None:
+    """The machine translation a card shows: none when curated Chinese exists (curated always wins)."""
+    return None if paper.abstract_zh else paper.machine
+
+
+def chinese_title(paper: Paper) -> str:
+    """The curated Chinese title, else the machine one, else ""."""
+    machine = machine_text(paper)
+    return paper.title_zh or (machine.title_zh if machine else "")
+
+
 def paper_card(
     paper: Paper,
     script: Script,
@@ -147,11 +158,21 @@ def paper_card(
     related: Sequence[Paper] = (),
     subscribed: frozenset[str] = frozenset(),
     via: Subscription | None = None,
+    original: bool = False,
+    translating: bool = False,
 ) -> Reply:
-    """The card for one paper: titles, date, topics, abstract, links, topic and related buttons."""
+    """The card for one paper: titles, date, topics, abstract, links, topic and related buttons.
+
+    Curated Chinese first; else a machine translation, marked, with its English original a button
+    away (`original=True` shows that original); else the English abstract, with a note when a
+    translation is being written (`translating`).
+    """
+    machine = machine_text(paper)
+    original = original and machine is not None
     head = [f"<b>{esc(paper.title_en)}</b>"]
-    if paper.title_zh:
-        head.append(esc(paper.title_zh))
+    title_zh = "" if original else chinese_title(paper)
+    if title_zh:
+        head.append(esc(title_zh))
     meta = f"📅 {paper_date(paper)}"
     if paper.topics:
         meta += f"  🏷 {topic_list(paper.topic_names)}"
@@ -159,13 +180,24 @@ def paper_card(
     if via is not None:
         label = via.value if via.kind is SubscriptionKind.TOPIC else f"关键词「{via.value}」"
         head.append(f"📬 来自订阅：{esc(label)}")
+    if original:
+        head.append("🔤 英文原文（中文为机器翻译）")
+    elif machine is not None:
+        head.append("🤖 机器翻译 · 英文原文见下方按钮")
+        if machine.key_point:
+            head.append(f"💡 要点：{esc(machine.key_point)}")
+    elif translating and not paper.abstract_zh:
+        head.append("⏳ 正在生成中文翻译，稍后自动更新…")
     links = (
         f'🔗 <a href="{esc(abs_url(paper.arxiv_id))}">arXiv {esc(paper.arxiv_id)}</a>'
         f' · <a href="{esc(pdf_url(paper.arxiv_id))}">PDF</a>'
     )
     frame = "\n".join(head) + "\n\n{abstract}\n\n" + links
     budget = min(ABSTRACT_BUDGET, MAX_TEXT - visible_len(frame.replace("{abstract}", "")) - 40)
-    abstract = " ".join(paper.abstract_zh.split()) or "（暂无摘要）"
+    shown = paper.abstract_en if original or (machine is None and not paper.abstract_zh) else paper.abstract_zh
+    if machine is not None and not original:
+        shown = machine.abstract_zh
+    abstract = " ".join(shown.split()) or "（暂无摘要）"
     trimmed = cut(abstract, max(budget, 50))
     body = esc(trimmed)
     if trimmed != abstract:
@@ -180,6 +212,13 @@ def paper_card(
             topic_buttons.append(_button(f"➕ 订阅 {name}", script, Action.TOPIC_SUBSCRIBE, name))
     rows += _rows(topic_buttons, 2)
     rows += _rows((_button(f"📄 {short_title(p, 28)}", script, Action.PAPER, p.arxiv_id) for p in related), 1)
+    if machine is not None:
+        toggle = (
+            _button("🀄 中文翻译", script, Action.TRANSLATED, paper.arxiv_id)
+            if original
+            else _button("🔤 英文原文", script, Action.ORIGINAL, paper.arxiv_id)
+        )
+        rows.insert(0, [b for b in [toggle] if b is not None])
     return _finish(text, script, _kb(rows))
 
 
@@ -245,10 +284,12 @@ def search_page(
     for number, hit in enumerate(hits, start=first + 1):
         paper = hit.paper
         entry = [f"\n<b>{number}. {esc(cut(paper.title_en, 200))}</b>"]
-        if paper.title_zh:
-            entry.append(esc(cut(paper.title_zh, 120)))
+        if chinese_title(paper):
+            entry.append(esc(cut(chinese_title(paper), 120)))
         entry.append(f"<code>{esc(paper.arxiv_id)}</code> · {paper_date(paper)}")
-        entry.append(f"<i>{esc(snippet(paper.abstract_zh, query))}</i>")
+        machine = machine_text(paper)
+        summary = paper.abstract_zh or (machine.abstract_zh if machine else paper.abstract_en)
+        entry.append(f"<i>{esc(snippet(summary, query))}</i>")
         lines.append("\n".join(entry))
     open_row = [_button(str(n), script, Action.PAPER, h.paper.arxiv_id) for n, h in enumerate(hits, first + 1)]
     nav: list[InlineKeyboardButton | None] = []

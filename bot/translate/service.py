@@ -25,7 +25,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.catalogue.model import MachineTranslation
-from bot.config import TranslationSettings
+from bot.config import Settings, TranslationSettings
+from bot.storage.db import Database
 from bot.storage.translations import Candidate, Tokens, TranslationStatus, TranslationStore
 from bot.translate.client import ChatClient, FailureKind, ModelError
 from bot.translate.glossary import Glossary
@@ -120,6 +121,7 @@ class TranslationService:
         self._background = asyncio.Semaphore(settings.concurrency)
         self._urgent = asyncio.Semaphore(URGENT_SLOTS)
         self._inflight: dict[str, Task] = {}
+        self._followers: set[asyncio.Task[None]] = set()
         self._paused_until = 0.0
         self._run_lock = asyncio.Lock()
 
@@ -306,9 +308,25 @@ class TranslationService:
                 break
         return total
 
+    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run follow-up work (editing a card) in the background until it ends or the service closes."""
+        task = asyncio.create_task(work)
+        self._followers.add(task)
+        task.add_done_callback(self._followers.discard)
+
     async def close(self) -> None:
-        """Cancel translations in flight and close the HTTP client."""
-        for task in list(self._inflight.values()):
+        """Cancel translations and follow-ups in flight and close the HTTP client."""
+        tasks = [*self._inflight.values(), *self._followers]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._inflight.values(), return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         await self._client.close()
+
+
+def build_translation(settings: Settings, db: Database) -> TranslationService | None:
+    """The service for the configured model, or None without BOT_LLM_URL (English papers stay English)."""
+    config = settings.translation
+    if not config.enabled:
+        return None
+    client = ChatClient(config.url, config.model, config.api_key, timeout=config.timeout)
+    return TranslationService(TranslationStore(db), client, config, Glossary.load(config.glossary))

@@ -13,6 +13,7 @@ from bot.telegram.handlers.common import prepare
 from bot.telegram.handlers.papers import on_paper_button, on_search_button
 from bot.telegram.handlers.settings import on_lang_button
 from bot.telegram.handlers.subscriptions import on_keyword_button, on_topic_button
+from bot.telegram.handlers.translation import on_original_button
 from bot.text.normalize import Script
 
 Route = Callable[[Update, Context, Callback, Script], Awaitable[None]]
@@ -28,6 +29,8 @@ _ROUTES: dict[Action, Route] = {
     Action.TOPICS: on_topic_button,
     Action.KEYWORD_SUBSCRIBE: on_keyword_button,
     Action.KEYWORD_UNSUBSCRIBE: on_keyword_button,
+    Action.ORIGINAL: on_original_button,
+    Action.TRANSLATED: on_original_button,
     Action.LANG: on_lang_button,
 }
 

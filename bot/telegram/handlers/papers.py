@@ -12,6 +12,7 @@ from bot.telegram import render
 from bot.telegram.callbacks import Callback
 from bot.telegram.context import Context, services
 from bot.telegram.handlers.common import argument, edit, prepare, send
+from bot.telegram.handlers.translation import edit_in_later, will_translate
 from bot.text.normalize import Script, script_for_language, to_script
 
 INLINE_PAGE = 10
@@ -27,15 +28,20 @@ async def show_paper(update: Update, context: Context, text: str, script: Script
     """Answer with the card of the paper `text` names, or explain why not."""
     lookup = await services(context).catalogue.lookup(text)
     chat = update.effective_chat
-    if lookup.status is LookupStatus.FOUND and lookup.paper is not None and chat is not None:
+    found = lookup.paper if lookup.status is LookupStatus.FOUND and chat is not None else None
+    subscribed: frozenset[str] = frozenset()
+    if found is not None and chat is not None:
+        subscribed = await subscribed_topics(context, chat.id)
         reply = render.paper_card(
-            lookup.paper, script, related=lookup.related, subscribed=await subscribed_topics(context, chat.id)
+            found, script, related=lookup.related, subscribed=subscribed, translating=will_translate(context, found)
         )
     elif lookup.status is LookupStatus.NOT_IN_CATALOGUE and lookup.arxiv_id:
         reply = render.not_in_catalogue(lookup.arxiv_id, script)
     else:
         reply = render.paper_usage(script, text)
-    await send(update, context, reply)
+    message = await send(update, context, reply)
+    if found is not None:  # English only: the Chinese is edited in when the model has written it
+        edit_in_later(context, message, found, script, related=lookup.related, subscribed=subscribed)
 
 
 async def paper(update: Update, context: Context) -> None:
