@@ -24,9 +24,10 @@ import sqlite3
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -39,7 +40,7 @@ from bot.config import PushSettings, Settings, load_settings
 from bot.localapi import LocalBotApi, RateLimits
 from bot.push.service import PushService
 from bot.services.ingest import ingest
-from bot.storage.db import connect, open_database
+from bot.storage.db import Database, connect
 from bot.telegram.sender import TelegramSender
 from bot.terminal import NoSender
 
@@ -55,21 +56,35 @@ def build_catalogue(folder: Path, papers: int) -> None:
     conn.close()
 
 
-def add_chats(db: Path, chats: int, due_at: int) -> None:
-    """Benchmark fixture: chats with three topic subscriptions each, all due at `due_at`."""
+# Chats spread over timezones on both sides of UTC (and a half-hour one), as a real audience would be.
+ZONES = ("Asia/Shanghai", "Asia/Taipei", "Asia/Hong_Kong", "Asia/Kolkata", "Europe/Berlin", "America/New_York")
+
+
+def add_chats(db: Path, chats: int, now: datetime) -> None:
+    """Benchmark fixture: chats with three topic subscriptions each, all due at `now` whatever the hour.
+
+    Each chat's push time is `now` read on its own timezone's clock, so today's local push instant is
+    exactly `now` in every zone: due, and not "a missed earlier day" (which the planner only reschedules).
+    """
+    now = now.replace(second=0, microsecond=0)
+    local = {tz: now.astimezone(ZoneInfo(tz)).strftime("%H:%M") for tz in ZONES}
+    stamp = now.isoformat()
     conn = sqlite3.connect(db)
     topics = [row[0] for row in conn.execute("SELECT name FROM topics ORDER BY position")]
-    now = datetime.now(UTC).isoformat()
     with conn:
         conn.executemany(
-            "INSERT INTO chats (chat_id, kind, script, next_push_at, created_at, updated_at)"
-            " VALUES (?, 'private', ?, ?, ?, ?)",
-            ((FIRST_CHAT + i, "hant" if i % 2 else "hans", due_at, now, now) for i in range(chats)),
+            "INSERT INTO chats (chat_id, kind, script, push_time, timezone, next_push_at, created_at, updated_at)"
+            " VALUES (?, 'private', ?, ?, ?, ?, ?, ?)",
+            (
+                (FIRST_CHAT + i, "hant" if i % 2 else "hans", local[tz], tz, int(now.timestamp()), stamp, stamp)
+                for i in range(chats)
+                for tz in (ZONES[i % len(ZONES)],)
+            ),
         )
         conn.executemany(
             "INSERT INTO subscriptions (chat_id, kind, value, created_at) VALUES (?, 'topic', ?, ?)",
             (
-                (FIRST_CHAT + i, topics[(i + k * 7) % len(topics)], now)
+                (FIRST_CHAT + i, topics[(i + k * 7) % len(topics)], stamp)
                 for i in range(chats)
                 for k in range(3)
             ),
@@ -119,7 +134,7 @@ async def fan_out(db: Path, settings: Settings, port: int) -> tuple[float, dict[
     request = HTTPXRequest(connection_pool_size=settings.push.concurrency + 8)
     bot = Bot(TOKEN, base_url=f"http://127.0.0.1:{port}/bot", request=request)
     await bot.initialize()
-    conn = await open_database(db)
+    conn = await Database.open(db)
     try:
         # The real clock: the dispatcher paces sends by it.
         service = PushService(conn, settings, TelegramSender(bot))
@@ -135,8 +150,7 @@ async def fan_out(db: Path, settings: Settings, port: int) -> tuple[float, dict[
 def run_sends(base: Path, work: Path, chats: int, settings: Settings, limits: RateLimits, label: str) -> None:
     db = work / f"sends-{chats}-{settings.push.global_rate}.sqlite3"
     shutil.copy(base, db)
-    now = datetime.now(UTC).replace(second=0, microsecond=0)
-    add_chats(db, chats, int((now - timedelta(minutes=1)).timestamp()))
+    add_chats(db, chats, datetime.now(UTC))
     port = free_port()
     parent, child = mp.Pipe()
     server = mp.Process(target=serve, args=(port, chats, limits, child))
@@ -155,7 +169,7 @@ def run_sends(base: Path, work: Path, chats: int, settings: Settings, limits: Ra
 
 
 async def plan_all(db: Path, settings: Settings, now: datetime) -> tuple[float, int]:
-    conn = await open_database(db)
+    conn = await Database.open(db)
     try:
         service = PushService(conn, settings, NoSender())
         start = time.perf_counter()
@@ -185,7 +199,7 @@ def main() -> None:
         db = work / "plan.sqlite3"
         shutil.copy(base, db)
         now = datetime.now(UTC).replace(second=0, microsecond=0)
-        add_chats(db, args.chats, int((now - timedelta(minutes=1)).timestamp()))
+        add_chats(db, args.chats, now)
         settings = base_settings.with_overrides(database=db, papers_per_push=3)
         elapsed, planned = asyncio.run(plan_all(db, settings, now))
         print(f"planning: {planned:,} due chats x 3 subscriptions planned in {elapsed:.2f} s (target <= 2 s)")
