@@ -19,7 +19,7 @@ from bot.push.report import format_stats
 from bot.push.service import PushService
 from bot.services.catalogue import CatalogueService, LookupStatus
 from bot.services.ingest import ingest
-from bot.storage.db import Database, connect, open_database
+from bot.storage.db import Database, connect
 from bot.storage.papers import PaperStore
 from bot.terminal import NoSender, format_paper, format_search
 
@@ -139,9 +139,9 @@ async def _topics(settings: Settings, *, evaluate_rules: bool) -> int:
 
 
 async def _stats(settings: Settings) -> int:
-    conn = await open_database(settings.database)
+    db = await Database.open(settings.database)
     try:
-        print(format_stats(await PushService(conn, settings, NoSender()).stats()))
+        print(format_stats(await PushService(db, settings, NoSender()).stats()))
     finally:
-        await conn.close()
+        await db.close()
     return 0

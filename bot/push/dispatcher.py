@@ -123,6 +123,7 @@ class StateWriter:
         self._sending: list[int] = []
         self._finals: list[Final] = []
         self._finishes: list[tuple[int, str]] = []
+        self._after: list[Callable[[], None]] = []  # run once the batch holding a finish is written
         self._waiters: list[asyncio.Future[None]] = []
         self._task: asyncio.Task[None] | None = None
 
@@ -144,9 +145,11 @@ class StateWriter:
         except ValueError:
             self.final(Final(row_id, "planned", attempts, None, None))
 
-    def finish(self, chat_id: int, local_date: str) -> None:
-        """Record a chat's push day as done once its rows' outcomes are committed (same or later batch)."""
+    def finish(self, chat_id: int, local_date: str, then: Callable[[], None]) -> None:
+        """Record a chat's push day as done once its rows' outcomes are committed (same or later batch),
+        then call `then` (committed or not: a failed write must not leave the chat claimed forever)."""
         self._finishes.append((chat_id, local_date))
+        self._after.append(then)
         self._kick()
 
     async def drain(self) -> None:
@@ -168,7 +171,8 @@ class StateWriter:
         try:
             while self._sending or self._finals or self._finishes or self._waiters:
                 sending, finals, finishes, waiters = self._sending, self._finals, self._finishes, self._waiters
-                self._sending, self._finals, self._finishes, self._waiters = [], [], [], []
+                after = self._after
+                self._sending, self._finals, self._finishes, self._waiters, self._after = [], [], [], [], []
                 apply = partial(self._apply, sending=sending, finals=finals, finishes=finishes, now=self._clock())
                 try:
                     await self._store.run(apply)
@@ -178,6 +182,9 @@ class StateWriter:
                         if not future.done():
                             future.set_exception(exc)
                     continue
+                finally:
+                    for then in after:
+                        then()
                 for future in waiters:
                     if not future.done():
                         future.set_result(None)
@@ -299,8 +306,10 @@ class Dispatcher:
     def _done(self, job: _Job) -> None:
         job.done = True
         if job.plan.finish:
-            self._writer.finish(job.chat_id, job.plan.local_date)
-        self._claims.release(job.chat_id)
+            # The chat stays claimed until its day is recorded, so the next tick never sees it due and free.
+            self._writer.finish(job.chat_id, job.plan.local_date, partial(self._claims.release, job.chat_id))
+        else:
+            self._claims.release(job.chat_id)
 
     def _settle(self, job: _Job, row: PlannedRow, state: str, error: str | None) -> float | None:
         """Record the current row's outcome and move on; when the job may send again (None: done)."""
@@ -417,7 +426,6 @@ class Dispatcher:
     async def _unavailable(self, job: _Job, reason: str, tally: Tally) -> None:
         """Blocked, kicked or gone: deactivate, and fail this and the remaining rows."""
         await self._chats.deactivate(job.chat_id, reason)
-        await self._chats.set_next_push(job.chat_id, None)
         tally.deactivated += 1
         first = True
         while job.pos < len(job.plan.rows):

@@ -40,13 +40,11 @@ import gc
 import logging
 import time as timer
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from functools import partial
 from typing import TypeVar
-
-import aiosqlite
 
 from bot.config import Settings
 from bot.push.dispatcher import Claims, Dispatcher, StateWriter, Tally
@@ -67,6 +65,7 @@ from bot.push.planner import (
 from bot.push.schedule import Calendar, next_push_at, valid_zone
 from bot.push.sender import Sender
 from bot.storage.chats import ChatStore, Subscription
+from bot.storage.db import Database
 from bot.storage.deliveries import ChatRow, DeliverySession, DeliveryStore
 from bot.storage.papers import PaperStore
 
@@ -151,7 +150,7 @@ class PushService:
 
     def __init__(
         self,
-        conn: aiosqlite.Connection,
+        db: Database,
         settings: Settings,
         sender: Sender,
         *,
@@ -160,9 +159,9 @@ class PushService:
     ) -> None:
         self._settings = settings
         self._clock = clock
-        self._deliveries = DeliveryStore(conn)
-        self._chats = ChatStore(conn)
-        papers = PaperStore(conn)
+        self._deliveries = DeliveryStore(db)
+        self._chats = ChatStore(db)
+        papers = PaperStore(db)
         self._view = CatalogueView(self._deliveries, papers)
         self._claims = Claims()
         self._plan_lock = asyncio.Lock()
@@ -213,29 +212,25 @@ class PushService:
             due: list[ChatRow] = []
             busy = 0
             try:
-                # Many chats: a second connection reads while this one writes (see the planner's docstring).
-                big = count > PLAN_CHUNK
-                async with (
-                    self._deliveries.reader() if big else nullcontext(self._deliveries) as reader,
-                    self._deliveries.checkpoints_deferred() if big else nullcontext(),
-                ):
-                    reading = asyncio.ensure_future(reader.due_chats(ts))
-                    try:  # meanwhile the topic lists load on this connection
-                        lists = await self._view.refresh(await self._deliveries.due_keywords(ts))
-                    finally:
-                        due = await reading
-                    mine = [Work(chat, "push") for chat in due if self._claims.take(chat.chat_id)]
-                    busy = len(due) - len(mine)
-                    claimed += [item.chat.chat_id for item in mine]
-                    left: list[int] = []
-                    if resume:  # rows an earlier process or an aborted fan-out left 'planned'; a due chat
-                        # sends its leftovers with its plan, the others are resumed on their own
-                        due_ids = {chat.chat_id for chat in due}
-                        left = [i for i in await reader.open_chat_ids() if i not in due_ids and self._claims.take(i)]
-                        claimed += left
-                    context = PlanContext(self._settings, calendar, lists, self._stamp())
-                    with _gc_paused():
-                        plans = await self._plan(self._batches(reader, left, mine, context.since), context)
+                # The due chats come from the reader connection while the topic lists load on the snapshot one.
+                reading = asyncio.ensure_future(self._deliveries.due_chats(ts))
+                try:
+                    lists = await self._view.refresh(await self._deliveries.due_keywords(ts))
+                finally:
+                    due = await reading
+                mine = [Work(chat, "push") for chat in due if self._claims.take(chat.chat_id)]
+                busy = len(due) - len(mine)
+                claimed += [item.chat.chat_id for item in mine]
+                left: list[int] = []
+                if resume:  # rows an earlier process or an aborted fan-out left 'planned'; a due chat
+                    # sends its leftovers with its plan, the others are resumed on their own
+                    due_ids = {chat.chat_id for chat in due}
+                    leftover = await self._deliveries.open_chat_ids()
+                    left = [i for i in leftover if i not in due_ids and self._claims.take(i)]
+                    claimed += left
+                context = PlanContext(self._settings, calendar, lists, self._stamp())
+                with _gc_paused():
+                    plans = await self._plan(self._batches(left, mine, context.since), context)
             except BaseException:
                 self._resume = True
                 for chat_id in claimed:
@@ -247,20 +242,20 @@ class PushService:
                     self._claims.release(chat_id)
             return plans, len(due), busy
 
-    @staticmethod
     async def _batches(
-        reader: DeliveryStore, left: list[int], due: list[Work], since: str
+        self, left: list[int], due: list[Work], since: str
     ) -> AsyncIterator[tuple[list[Work], ChunkState]]:
         """Leftover chats, then due chats, chunk by chunk with their state; the next due chunk's state
         is read while the current one is being planned."""
         for i in range(0, len(left), PLAN_CHUNK):
-            chats, state = await reader.read(partial(read_chats, chat_ids=left[i : i + PLAN_CHUNK], since=since))
+            read = partial(read_chats, chat_ids=left[i : i + PLAN_CHUNK], since=since)
+            chats, state = await self._deliveries.read(read)
             yield [Work(chat, "resume") for chat in chats], state
         chunks = [due[i : i + PLAN_CHUNK] for i in range(0, len(due), PLAN_CHUNK)]
 
         def fetch(n: int) -> asyncio.Future[ChunkState]:
             read = partial(read_chunk, chat_ids=[item.chat.chat_id for item in chunks[n]], since=since)
-            return asyncio.ensure_future(reader.read(read))
+            return asyncio.ensure_future(self._deliveries.read(read))
 
         reading = fetch(0) if chunks else None
         try:
@@ -276,8 +271,8 @@ class PushService:
     async def _plan(
         self, batches: AsyncIterator[tuple[list[Work], ChunkState]], context: PlanContext
     ) -> list[ChatPlan]:
-        """Decide each batch as it is read, and write it: writes queue up back to back on this connection's
-        thread while the next batches are read (by the reader) and decided (here)."""
+        """Decide each batch as it is read, and write it: writes queue up back to back on the writer's thread
+        while the next batches are read (on the snapshot thread) and decided (here)."""
         writes: list[tuple[ChunkPlan, asyncio.Future[int]]] = []
         try:
             async for work, state in batches:

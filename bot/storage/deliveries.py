@@ -4,29 +4,22 @@ A row is one message to one chat: a paper (`kind='paper'`, unique per (chat, arX
 ever gets a paper twice) or an exhaustion notice. Its state moves planned -> sending -> sent | failed;
 rows found in 'sending' after a restart become 'unknown' (maybe delivered, never re-sent).
 
-Multi-statement work goes through `DeliveryStore.run` (writes) and `DeliveryStore.read` (snapshots),
-which execute a synchronous function as ONE item on the aiosqlite connection's own thread, inside
-BEGIN IMMEDIATE (or BEGIN) ... COMMIT: no other coroutine's statement can land inside the transaction,
-and hundreds of thousands of rows never cross the thread boundary one chunk of 64 at a time.
+Multi-statement work goes through `DeliveryStore.run` (writes: `Database.write`) and `DeliveryStore.read`
+(snapshots: `Database.read`), which execute a synchronous function in one transaction on a database
+thread: no other writer's statement can land inside the transaction, and hundreds of thousands of rows
+never cross the thread boundary one chunk of 64 at a time.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from contextlib import asynccontextmanager
-from pathlib import Path
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NamedTuple, TypeVar
 
-import aiosqlite
-
-from bot.storage.db import BUSY_TIMEOUT_MS
+from bot.storage.db import Database
 
 T = TypeVar("T")
-
-_BUSY = object()  # "another transaction is open on this connection: try again"
 
 
 class ChatRow(NamedTuple):
@@ -227,76 +220,26 @@ class DeliverySession:
 
 
 class DeliveryStore:
-    """The delivery log on the bot's aiosqlite connection."""
+    """The delivery log through `Database`: `run` and `read` for multi-statement work, small queries on the
+    reader connection."""
 
-    def __init__(self, conn: aiosqlite.Connection) -> None:
-        self._conn = conn
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
     async def run(self, fn: Callable[[DeliverySession], T]) -> T:
-        """Run `fn` in one write transaction, as a single item on the connection's thread."""
-        return await self._call(fn, "BEGIN IMMEDIATE")
-
-    @asynccontextmanager
-    async def reader(self) -> AsyncIterator[DeliveryStore]:
-        """A second, read-only connection to the same file, so big reads overlap writes on this one."""
-        rows = await self._all("PRAGMA database_list")
-        path = next((str(r[2]) for r in rows if r[1] == "main"), "")
-        if not path:  # an in-memory database has no second connection
-            yield self
-            return
-        conn = await aiosqlite.connect(f"{Path(path).as_uri()}?mode=ro", uri=True, isolation_level=None)
-        try:
-            await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            yield DeliveryStore(conn)
-        finally:
-            await conn.close()
-
-    @asynccontextmanager
-    async def checkpoints_deferred(self) -> AsyncIterator[None]:
-        """Hold WAL auto-checkpoints on this connection for a burst of writes (a big planning pass):
-        a checkpoint every few commits would stall the burst; the first commit afterwards does one."""
-        rows = await self._all("PRAGMA wal_autocheckpoint")
-        await self._conn.execute("PRAGMA wal_autocheckpoint = 0")
-        try:
-            yield
-        finally:
-            await self._conn.execute(f"PRAGMA wal_autocheckpoint = {int(rows[0][0])}")
+        """Run `fn` in one write transaction on the writer's thread (writers one at a time)."""
+        return await self._db.write(lambda conn: fn(DeliverySession(conn)))
 
     async def read(self, fn: Callable[[DeliverySession], T]) -> T:
-        """Run `fn` in one read transaction (a consistent snapshot) on the connection's thread."""
-        return await self._call(fn, "BEGIN")
-
-    async def _call(self, fn: Callable[[DeliverySession], T], begin: str) -> T:
-        def call(db: sqlite3.Connection) -> Any:
-            # Another coroutine holds an explicit transaction open across awaits (e.g. ChatStore.migrate):
-            # joining it would tie our writes to its fate, so step back and retry once it committed.
-            if db.in_transaction:
-                return _BUSY
-            db.execute(begin)
-            try:
-                result = fn(DeliverySession(db))
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            return result
-
-        while True:
-            # aiosqlite has no public "run this on your thread"; _execute is its stable internal queue.
-            result = await self._conn._execute(call, self._conn._conn)  # type: ignore[no-untyped-call]
-            if result is not _BUSY:
-                return result  # type: ignore[no-any-return]
-            await asyncio.sleep(0.002)
+        """Run `fn` in one read transaction (a consistent snapshot) on the snapshot thread."""
+        return await self._db.read(lambda conn: fn(DeliverySession(conn)))
 
     async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        async with self._conn.execute(sql, params) as cursor:
-            cursor.row_factory = None  # plain tuples
-            return list(await cursor.fetchall())
+        return await self._db.fetchall(sql, params)
 
     async def recover(self) -> int:
         """Rows left 'sending' by a previous process become 'unknown'; how many."""
-        cursor = await self._conn.execute("UPDATE deliveries SET state = 'unknown' WHERE state = 'sending'")
-        return cursor.rowcount
+        return await self._db.execute("UPDATE deliveries SET state = 'unknown' WHERE state = 'sending'")
 
     async def due_chats(self, now_ts: int) -> list[ChatRow]:
         """Active chats whose next push instant has come, with their subscriptions."""

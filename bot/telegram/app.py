@@ -30,7 +30,7 @@ from bot.services.catalogue import CatalogueService
 from bot.services.chats import ChatService
 from bot.services.ingest import ingest, needs_ingest
 from bot.storage.chats import ChatStore
-from bot.storage.db import Database, connect, open_database
+from bot.storage.db import Database, connect
 from bot.storage.papers import PaperStore
 from bot.telegram.context import SERVICES_KEY, Context, Services, services
 from bot.telegram.handlers import admin, digest, papers, settings, start, subscriptions, translation
@@ -74,26 +74,23 @@ def _ingest_if_changed(settings: Settings, taxonomy: Taxonomy) -> None:
 
 
 async def _post_init(application: Application) -> None:  # type: ignore[type-arg]
-    """Open the databases, ingest changed seeds, build the services, register commands, start the clock."""
+    """Open the database, ingest changed seeds, build the services, register commands, start the clock."""
     settings: Settings = application.bot_data["settings"]
     taxonomy = Taxonomy.load(settings.topics)
     await asyncio.to_thread(_ingest_if_changed, settings, taxonomy)
     # Load OpenCC's dictionaries now, not in the first traditional-script reply (tens of milliseconds).
     await asyncio.to_thread(to_script, "简体", Script.TRADITIONAL)
-    handler_db = await open_database(settings.database)
     database = await Database.open(settings.database)
-    # The push fan-out runs beside handlers: its own connection keeps their transactions apart.
-    push_db = await open_database(settings.database)
-    push = PushService(push_db, settings, TelegramSender(application.bot))
+    push = PushService(database, settings, TelegramSender(application.bot))
     await push.recover()
-    chat_store = ChatStore(handler_db)
+    chat_store = ChatStore(database)
     application.bot_data[SERVICES_KEY] = Services(
         settings=settings,
         catalogue=CatalogueService(PaperStore(database), taxonomy),
         chats=ChatService(chat_store, taxonomy, settings, push),
         chat_store=chat_store,
         push=push,
-        connections=(handler_db, push_db, database),
+        database=database,
         translation=build_translation(settings, database),
     )
     # Cosmetic (menus): a failure is logged and retried in the background, never fatal.
@@ -119,13 +116,12 @@ async def _post_init(application: Application) -> None:  # type: ignore[type-arg
 
 
 async def _post_shutdown(application: Application) -> None:  # type: ignore[type-arg]
-    """Close the databases."""
+    """Close the database."""
     found = application.bot_data.pop(SERVICES_KEY, None)
     if isinstance(found, Services):
         if found.translation is not None:
             await found.translation.close()
-        for conn in found.connections:
-            await conn.close()
+        await found.database.close()
 
 
 async def _push_tick(context: Context) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import aiosqlite
 from telegram.ext import ContextTypes
 
 from bot.config import Settings
@@ -27,7 +26,7 @@ class Services:
     chats: ChatService
     chat_store: ChatStore
     push: PushService
-    connections: tuple[aiosqlite.Connection | Database, ...]
+    database: Database
     translation: TranslationService | None = None  # None without BOT_LLM_URL
 
 

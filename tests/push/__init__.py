@@ -7,11 +7,9 @@ from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
-import aiosqlite
-
 from bot.catalogue.model import Paper, TagSource
 from bot.storage.chats import ChatStore, Subscription, SubscriptionKind
-from bot.storage.db import connect
+from bot.storage.db import Database, connect
 from bot.storage.papers import CatalogueWriter
 from bot.text.normalize import Script
 
@@ -100,7 +98,7 @@ def topic(name: str) -> Subscription:
 
 
 async def add_chat(
-    conn: aiosqlite.Connection,
+    conn: Database,
     chat_id: int,
     subscriptions: Sequence[Subscription],
     *,

@@ -10,7 +10,7 @@ from telegram import Bot
 
 from bot.config import PushSettings, load_settings
 from bot.push.service import PushService
-from bot.storage.db import open_database
+from bot.storage.db import Database
 from bot.telegram.local import LOCAL_TOKEN
 from bot.telegram.sender import TelegramSender
 
@@ -20,12 +20,10 @@ PACE = PushSettings(global_rate=40.0, per_chat_interval=0.0, concurrency=4, max_
 
 
 async def main(db: Path, port: int) -> None:
-    settings = load_settings(ROOT / "config" / "bot.toml", {}).with_overrides(
-        database=db, papers_per_push=3, push=PACE
-    )
+    settings = load_settings(ROOT / "config" / "bot.toml", {}).with_overrides(database=db, papers_per_push=3, push=PACE)
     bot = Bot(LOCAL_TOKEN, base_url=f"http://127.0.0.1:{port}/bot")
     await bot.initialize()
-    conn = await open_database(db)
+    conn = await Database.open(db)
     await PushService(conn, settings, TelegramSender(bot)).tick()
     print("finished without being killed", flush=True)
 

@@ -15,7 +15,7 @@ from telegram import Bot
 from bot.config import PushSettings, Settings
 from bot.localapi import LocalBotApi, RateLimits
 from bot.push.service import PushService
-from bot.storage.db import open_database
+from bot.storage.db import Database
 from bot.telegram.local import LOCAL_TOKEN
 from bot.telegram.sender import TelegramSender
 from bot.terminal import NoSender
@@ -27,7 +27,7 @@ TOPICS = ["多模態LLM", "上下文長度", "新架構"]
 
 
 async def test_kill_9_mid_fanout_then_restart(settings: Settings, seeded: Path) -> None:
-    conn = await open_database(seeded)
+    conn = await Database.open(seeded)
     service = PushService(conn, settings.with_overrides(papers_per_push=3), NoSender())
     midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     for chat_id in CHATS:
@@ -42,8 +42,13 @@ async def test_kill_9_mid_fanout_then_restart(settings: Settings, seeded: Path) 
         api.add_private_chat(chat_id, "Reader")
     try:
         child = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "tests.push.fanout_child", str(seeded), api.root.rsplit(":", 1)[1],
-            cwd=ROOT, env={**os.environ, "PTB_TIMEDELTA": "true"},
+            sys.executable,
+            "-m",
+            "tests.push.fanout_child",
+            str(seeded),
+            api.root.rsplit(":", 1)[1],
+            cwd=ROOT,
+            env={**os.environ, "PTB_TIMEDELTA": "true"},
         )
         async with asyncio.timeout(30):
             await enough.wait()  # the child has delivered 25 messages
@@ -54,8 +59,13 @@ async def test_kill_9_mid_fanout_then_restart(settings: Settings, seeded: Path) 
 
         bot = Bot(LOCAL_TOKEN, base_url=f"{api.root}/bot")
         await bot.initialize()
-        restarted = PushService(conn, settings.with_overrides(papers_per_push=3, push=PushSettings(
-            global_rate=0, per_chat_interval=0, concurrency=4)), TelegramSender(bot))
+        restarted = PushService(
+            conn,
+            settings.with_overrides(
+                papers_per_push=3, push=PushSettings(global_rate=0, per_chat_interval=0, concurrency=4)
+            ),
+            TelegramSender(bot),
+        )
         await restarted.recover()
         report = await restarted.tick()
         await bot.shutdown()
@@ -64,10 +74,9 @@ async def test_kill_9_mid_fanout_then_restart(settings: Settings, seeded: Path) 
         await api.stop()
 
     today = datetime.now(UTC).date().isoformat()
-    async with conn.execute(
+    rows = await conn.fetchall(
         "SELECT chat_id, state, count(*) FROM deliveries WHERE kind = 'paper' GROUP BY chat_id, state"
-    ) as cursor:
-        rows = await cursor.fetchall()
+    )
     unknown = Counter({chat: n for chat, state, n in rows if state == "unknown"})
     assert set(state for _, state, _ in rows) <= {"sent", "unknown"}
     assert sum(unknown.values()) <= 4  # at most the messages in flight at the kill
@@ -76,8 +85,7 @@ async def test_kill_9_mid_fanout_then_restart(settings: Settings, seeded: Path) 
         assert len(texts) == len(set(texts)), f"chat {chat_id} got a paper twice"
         assert len(texts) >= 3 - unknown[chat_id], f"chat {chat_id} was skipped"
         assert all("来自订阅" in t for t in texts)
-        async with conn.execute("SELECT last_push_date FROM chats WHERE chat_id = ?", (chat_id,)) as cursor:
-            assert (await cursor.fetchone())[0] == today
+        assert (await conn.fetchone("SELECT last_push_date FROM chats WHERE chat_id = ?", (chat_id,)))[0] == today
     await conn.close()
 
 

@@ -9,18 +9,17 @@ from collections.abc import AsyncIterator
 from datetime import time
 from pathlib import Path
 
-import aiosqlite
 import pytest
 
 from bot.storage.chats import ChatStore
-from bot.storage.db import open_database
+from bot.storage.db import Database
 from bot.storage.deliveries import DeliverySession, DeliveryStore, Final, NewRow, RowGroup
 from bot.text.normalize import Script
 
 
 @pytest.fixture
-async def conn(tmp_path: Path) -> AsyncIterator[aiosqlite.Connection]:
-    connection = await open_database(tmp_path / "bot.sqlite3")
+async def conn(tmp_path: Path) -> AsyncIterator[Database]:
+    connection = await Database.open(tmp_path / "bot.sqlite3")
     chats = ChatStore(connection)
     for chat_id in (1, 2):
         await chats.ensure(chat_id, "private", Script.SIMPLIFIED)
@@ -38,12 +37,14 @@ async def plan(store: DeliveryStore) -> int:
     return await store.run(lambda s: s.insert(groups, "2024-05-01T00:00:00+00:00"))
 
 
-async def rows(conn: aiosqlite.Connection) -> list[tuple[object, ...]]:
-    async with conn.execute("SELECT id, chat_id, arxiv_id, kind, subscription, state FROM deliveries") as cursor:
-        return [tuple(row) for row in await cursor.fetchall()]
+async def rows(conn: Database) -> list[tuple[object, ...]]:
+    return [
+        tuple(row)
+        for row in await conn.fetchall("SELECT id, chat_id, arxiv_id, kind, subscription, state FROM deliveries")
+    ]
 
 
-async def test_planned_rows_get_consecutive_ids_in_group_order(conn: aiosqlite.Connection) -> None:
+async def test_planned_rows_get_consecutive_ids_in_group_order(conn: Database) -> None:
     store = DeliveryStore(conn)
     first = await plan(store)
     assert await rows(conn) == [
@@ -53,7 +54,7 @@ async def test_planned_rows_get_consecutive_ids_in_group_order(conn: aiosqlite.C
     ]
 
 
-async def test_a_chat_can_never_hold_the_same_paper_twice(conn: aiosqlite.Connection) -> None:
+async def test_a_chat_can_never_hold_the_same_paper_twice(conn: Database) -> None:
     store = DeliveryStore(conn)
     await plan(store)
     with pytest.raises(sqlite3.IntegrityError):
@@ -61,7 +62,7 @@ async def test_a_chat_can_never_hold_the_same_paper_twice(conn: aiosqlite.Connec
     assert len(await rows(conn)) == 3  # the failed plan left nothing behind
 
 
-async def test_recover_turns_sending_into_unknown_and_leaves_the_rest(conn: aiosqlite.Connection) -> None:
+async def test_recover_turns_sending_into_unknown_and_leaves_the_rest(conn: Database) -> None:
     store = DeliveryStore(conn)
     first = await plan(store)
     await store.run(lambda s: s.mark_sending([first, first + 1]))
@@ -71,7 +72,7 @@ async def test_recover_turns_sending_into_unknown_and_leaves_the_rest(conn: aios
     assert await store.open_chat_ids() == [1]
 
 
-async def test_history_open_rows_and_notices(conn: aiosqlite.Connection) -> None:
+async def test_history_open_rows_and_notices(conn: Database) -> None:
     store = DeliveryStore(conn)
     first = await plan(store)
     await store.run(lambda s: s.set_exhausted([(1, "topic:B", 7)]))
@@ -89,7 +90,7 @@ async def test_history_open_rows_and_notices(conn: aiosqlite.Connection) -> None
     assert noticed == {1: {"topic:B": 7}}
 
 
-async def test_day_is_finished_only_when_no_row_is_in_flight(conn: aiosqlite.Connection) -> None:
+async def test_day_is_finished_only_when_no_row_is_in_flight(conn: Database) -> None:
     store = DeliveryStore(conn)
     first = await plan(store)
     await store.run(lambda s: s.finish_days([("2024-05-01", 123, 1), ("2024-05-01", 456, 2)]))
@@ -101,7 +102,7 @@ async def test_day_is_finished_only_when_no_row_is_in_flight(conn: aiosqlite.Con
     assert (chat.last_push_date, chat.next_push_at) == ("2024-05-01", 456)
 
 
-async def test_schedule_update_yields_to_a_concurrent_settings_change(conn: aiosqlite.Connection) -> None:
+async def test_schedule_update_yields_to_a_concurrent_settings_change(conn: Database) -> None:
     store = DeliveryStore(conn)
     await ChatStore(conn).set_schedule(1, time(9, 0), "Asia/Tokyo", 100)
     # Planned from a stale view (no push time yet): not applied; from the current one: applied.
@@ -112,25 +113,27 @@ async def test_schedule_update_yields_to_a_concurrent_settings_change(conn: aios
     assert (chat.next_push_at, chat.last_push_date) == (999, "2024-05-01")
 
 
-async def test_run_waits_for_a_transaction_another_coroutine_holds_open(conn: aiosqlite.Connection) -> None:
+async def test_run_waits_for_a_transaction_another_writer_holds_open(conn: Database) -> None:
     store = DeliveryStore(conn)
-    await conn.execute("BEGIN IMMEDIATE")  # e.g. ChatStore.migrate between two of its awaits
-    await conn.execute("UPDATE chats SET kind = 'group' WHERE chat_id = 2")
-    task = asyncio.ensure_future(store.run(lambda s: s.set_exhausted([(1, "topic:A", 3)])))
-    await asyncio.sleep(0.05)
-    assert not task.done()  # it did not join (and commit) the other transaction
-    await conn.execute("ROLLBACK")
+    with pytest.raises(RuntimeError):
+        async with conn.transaction() as tx:  # e.g. a handler's transaction, between two of its awaits
+            await tx.execute("UPDATE chats SET kind = 'group' WHERE chat_id = 2")
+            task = asyncio.ensure_future(store.run(lambda s: s.set_exhausted([(1, "topic:A", 3)])))
+            await asyncio.sleep(0.05)
+            assert not task.done()  # it did not join (and commit) the open transaction
+            raise RuntimeError("the handler fails")
     await task
     assert await store.read(lambda s: s.exhausted([1])) == {1: {"topic:A": 3}}
     chat = await ChatStore(conn).get(2)
     assert chat is not None and chat.kind == "private"  # the other transaction's rollback stood
 
 
-async def test_reader_is_a_second_connection_that_sees_committed_rows(conn: aiosqlite.Connection) -> None:
+async def test_snapshot_reads_do_not_wait_for_an_open_write(conn: Database) -> None:
     store = DeliveryStore(conn)
     await plan(store)
-    async with store.reader() as reader:
-        assert reader is not store
-        assert sorted(await reader.open_chat_ids()) == [1, 2]
-        with pytest.raises(sqlite3.OperationalError):  # read-only
-            await reader.run(lambda s: s.set_exhausted([(1, "topic:A", 1)]))
+    async with conn.transaction() as tx:
+        await tx.execute("UPDATE deliveries SET state = 'sending'")
+        # Read while the write is open: it answers at once, from the last committed state.
+        open_rows = await asyncio.wait_for(store.read(lambda s: s.open_rows([1, 2])), 1.0)
+        assert sorted(open_rows) == [1, 2]
+    assert await store.open_chat_ids() == []
