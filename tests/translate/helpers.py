@@ -96,7 +96,7 @@ def make_service(
     database: Database, fake: FakeModel, clock: Clock, **overrides: object
 ) -> TranslationService:
     settings = TranslationSettings(
-        url=fake.base_url, model="fake-translator", api_key=fake.api_key, concurrency=4, timeout=0.5, batch=10
+        url=fake.base_url, model="fake-translator", api_key=fake.api_key, concurrency=4, timeout=5.0, batch=10
     )
     settings = replace(settings, **overrides)  # type: ignore[arg-type]
     client = ChatClient(settings.url, settings.model, settings.api_key, timeout=settings.timeout)

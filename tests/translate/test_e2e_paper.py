@@ -32,7 +32,7 @@ def english_paper(settings: Settings, seeded: Path) -> str:
 async def bot_with(settings: Settings, fake: FakeModel | None, **options: float) -> AsyncIterator[LocalBot]:
     if fake is not None:
         config = TranslationSettings(
-            url=fake.base_url, model="fake-translator", api_key=fake.api_key, timeout=0.3, wait=5.0, interval=3600.0
+            url=fake.base_url, model="fake-translator", api_key=fake.api_key, timeout=5.0, wait=8.0, interval=3600.0
         )
         config = replace(config, **options)  # type: ignore[arg-type]
         settings = settings.with_overrides(translation=config)
@@ -64,7 +64,7 @@ async def test_the_chinese_is_edited_into_the_card_in_the_chats_script(
 ) -> None:
     fake.slow_seconds = 0.1
     fake.then(Mode.SLOW)
-    async with bot_with(settings, fake, timeout=1.0) as bot:
+    async with bot_with(settings, fake, timeout=5.0) as bot:
         bob = Chat(bot.api, bot.api.add_private_chat(1002, "Bob", language_code="zh-hant"), 1002)
         [card] = await bob.say(f"/paper {english_paper}")
         # At once: the English original and a note that Chinese is on its way (in Bob's script).
@@ -106,7 +106,7 @@ async def test_a_failure_leaves_the_english_card_and_a_retry(
     settings: Settings, english_paper: str, fake: FakeModel, mode: Mode
 ) -> None:
     fake.default = mode
-    async with bot_with(settings, fake) as bot:
+    async with bot_with(settings, fake, timeout=0.3 if mode is Mode.HANG else 5.0) as bot:
         alice = Chat(bot.api, bot.api.add_private_chat(1001, "Alice", language_code="zh-hans"), 1001)
         [card] = await alice.say(f"/paper {english_paper}")
         # Sent with a "translating" note, then edited back to the plain English card.

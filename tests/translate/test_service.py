@@ -60,7 +60,7 @@ async def test_every_failure_keeps_the_english_and_retries_later(
     database: Database, fake: FakeModel, clock: Clock, db_path: Path, mode: Mode, status: TranslationStatus
 ) -> None:
     write_papers(db_path, [english("2605.00030", INJECTED)])
-    service = make_service(database, fake, clock, timeout=0.2)
+    service = make_service(database, fake, clock, timeout=0.2 if mode is Mode.HANG else 5.0)
     fake.then(mode)
     report = await service.run_once()
     assert report.attempted == 1 and report.translated == 0
