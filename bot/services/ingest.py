@@ -1,18 +1,19 @@
-"""Loading seed files into the catalogue: parse, merge, tag by rules, write in one transaction."""
+"""Loading seed files into the catalogue: parse, merge, tag by rules, write; file by file, in one transaction."""
 
 from __future__ import annotations
 
 import hashlib
 import sqlite3
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.catalogue.merge import merge
-from bot.catalogue.model import Reject, SeedEntry
+from bot.catalogue.model import Paper, Reject, SeedEntry
 from bot.catalogue.parse import parse_file
 from bot.catalogue.topics import Taxonomy
-from bot.storage.papers import CatalogueWriter
+from bot.storage.papers import WRITE_BATCH, CatalogueWriter
 
 Progress = Callable[[str], None]
 _NOT_SEEDS = {"readme.md", "readme", "readme.txt"}
@@ -93,38 +94,80 @@ def ingest(
 ) -> IngestReport:
     """Read seed files and upsert their papers. Bad entries and files are reported and skipped.
 
-    Every write happens in one transaction: an exception leaves the previous catalogue intact.
+    Streaming: one file at a time is parsed, merged and written (in batches of WRITE_BATCH), so
+    memory holds one file (at most 20 MB), not the whole input. A paper listed in several files is
+    merged from all of its entries once every file is read (its first file is read again). Every
+    write happens in one transaction: an exception leaves the previous catalogue intact.
     """
     say = progress or (lambda _message: None)
     report = IngestReport()
-    entries: list[SeedEntry] = []
     hashes: dict[str, str] = {}
+    unknown: Counter[str] = Counter()
     files = seed_files(paths)
     if not files:
         report.rejects.append(Reject(", ".join(map(str, paths)) or "(none)", 0, "no seed files found"))
-    for path in files:
-        say(f"reading {path} ...")
-        if not path.exists():
-            report.rejects.append(Reject(str(path), 0, "file not found"))
-            continue
-        result = parse_file(path)
-        entries.extend(result.entries)
-        report.rejects.extend(result.rejects)
-        report.files.append(path.name)
-        hashes[str(path)] = file_hash(path)
-        say(f"  {len(result.entries)} entries, {len(result.rejects)} rejected")
-    report.entries = len(entries)
-    say(f"merging {len(entries)} entries ...")
-    merged = merge(entries)
+    # A paper also listed in an earlier file: the index of that file, and its entries from later ones.
+    first_file: dict[str, int] = {}
+    later: dict[str, list[SeedEntry]] = {}
+    with CatalogueWriter(conn).run() as run:
+        for index, path in enumerate(files):
+            say(f"reading {path} ...")
+            if not path.exists():
+                report.rejects.append(Reject(str(path), 0, "file not found"))
+                continue
+            result = parse_file(path)
+            report.rejects.extend(result.rejects)
+            report.files.append(path.name)
+            hashes[str(path)] = file_hash(path)
+            report.entries += len(result.entries)
+            earlier = run.written({entry.arxiv_id for entry in result.entries})
+            fresh: list[SeedEntry] = []
+            for entry in result.entries:
+                if entry.arxiv_id in earlier:
+                    first_file[entry.arxiv_id] = earlier[entry.arxiv_id]
+                    later.setdefault(entry.arxiv_id, []).append(entry)
+                else:
+                    fresh.append(entry)
+            papers, tagged = _prepare(fresh, taxonomy, unknown)
+            report.rule_tagged += tagged
+            for start in range(0, len(papers), WRITE_BATCH):
+                run.add(papers[start : start + WRITE_BATCH], tag=index)
+            say(f"  {len(result.entries)} entries, {len(result.rejects)} rejected")
+        if later:
+            say(f"merging {len(later)} papers listed in more than one file ...")
+            # What the first file alone gave these papers is replaced by the merge of all their entries.
+            first = [
+                entry
+                for index in sorted(set(first_file.values()))
+                for entry in parse_file(files[index]).entries
+                if entry.arxiv_id in later
+            ]
+            _papers, tagged = _prepare(first, taxonomy, unknown, sign=-1)
+            report.rule_tagged -= tagged
+            for entry in first:
+                later[entry.arxiv_id].append(entry)
+            papers, tagged = _prepare([e for group in later.values() for e in group], taxonomy, unknown)
+            report.rule_tagged += tagged
+            for start in range(0, len(papers), WRITE_BATCH):
+                run.add(papers[start : start + WRITE_BATCH], tag=-1)
+        say("writing topics ...")
+        counts = run.finish([topic.name for topic in taxonomy.topics], hashes)
+    report.new, report.updated, report.unchanged = counts.new, counts.updated, counts.unchanged
+    report.papers = counts.new + counts.updated + counts.unchanged
+    report.duplicates_merged = report.entries - report.papers
+    report.unknown_topics = {name: n for name, n in unknown.items() if n > 0}
+    return report
+
+
+def _prepare(
+    entries: list[SeedEntry], taxonomy: Taxonomy, unknown: Counter[str], *, sign: int = 1
+) -> tuple[list[Paper], int]:
+    """Merge entries, canonicalize topic names (counting unknown ones into `unknown`, times `sign`),
+    tag untagged papers by rules; the papers and how many the rules tagged."""
     # Topic names written in another script or as an alias are stored under the canonical name.
-    canonical, unknown_topics = taxonomy.canonicalize(merged.papers)
-    report.unknown_topics = unknown_topics
+    canonical, names = taxonomy.canonicalize(merge(entries).papers)
+    for name, n in names.items():
+        unknown[name] += sign * n
     untagged = sum(1 for paper in canonical if not paper.topics)
     papers = taxonomy.apply_rules(canonical)
-    report.rule_tagged = untagged - sum(1 for paper in papers if not paper.topics)
-    report.papers = len(papers)
-    report.duplicates_merged = merged.duplicates_merged
-    say(f"writing {len(papers)} papers ...")
-    counts = CatalogueWriter(conn).write(papers, [topic.name for topic in taxonomy.topics], hashes)
-    report.new, report.updated, report.unchanged = counts.new, counts.updated, counts.unchanged
-    return report
+    return papers, untagged - sum(1 for paper in papers if not paper.topics)

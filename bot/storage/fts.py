@@ -9,7 +9,11 @@ tokens, so FTS syntax in user input (quotes, parentheses, AND/OR/NOT, `*`, `:`, 
 
 from __future__ import annotations
 
+import math
 import re
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 
 from bot.text.normalize import fold
@@ -65,7 +69,7 @@ def _cover(bigrams: list[str]) -> list[str]:
     return picked
 
 
-def _phrase(tokens: list[str]) -> str:
+def _phrase(tokens: Sequence[str]) -> str:
     # Tokens hold only letters, digits and Han characters, so quoting cannot be broken out of;
     # doubling quotes anyway keeps that true if _WORD ever changes.
     phrase = '"' + " ".join(t.replace('"', '""') for t in tokens) + '"'
@@ -83,16 +87,169 @@ class Match(StrEnum):
     ANY = "any"  # any word
 
 
-def match_expression(query: str, mode: Match = Match.PHRASES) -> str | None:
-    """An FTS5 MATCH expression for `query`, or None if it has no words."""
+@dataclass(frozen=True)
+class Query:
+    """A user's words as FTS5 phrases (each a tuple of index tokens), all required or any of them."""
+
+    phrases: tuple[tuple[str, ...], ...]
+    any: bool = False
+
+    @property
+    def expression(self) -> str:
+        """The MATCH expression."""
+        return (" OR " if self.any else " AND ").join(_phrase(p) for p in self.phrases)
+
+    @property
+    def tokens(self) -> list[str]:
+        """Every distinct index token, in order."""
+        return list(dict.fromkeys(t for p in self.phrases for t in p))
+
+
+def parse_query(query: str, mode: Match = Match.PHRASES) -> Query | None:
+    """The phrases `query` asks for in `mode`, or None if it has no words."""
     terms = query_terms(query)
     if not terms:
         return None
     if mode is Match.ANY:
-        return " OR ".join(_phrase(t) for t in terms)
+        return Query(tuple(map(tuple, terms)), any=True)
     if mode is Match.TOKENS:
         # Latin words stay phrases (gpt-4 is "gpt 4"). A Han word is loosened to every other bigram
         # plus the last one: each character is still required, with half the tokens to intersect.
-        parts = [[[tok] for tok in _cover(t)] if _HAN_RUN.fullmatch(t[0]) else [t] for t in terms]
-        return " AND ".join(_phrase(p) for part in parts for p in part)
-    return " AND ".join(_phrase(t) for t in terms)
+        loose: list[tuple[str, ...]] = []
+        for t in terms:
+            loose.extend([(tok,) for tok in _cover(t)] if _HAN_RUN.fullmatch(t[0]) else [tuple(t)])
+        return Query(tuple(dict.fromkeys(loose)))
+    return Query(tuple(map(tuple, terms)))
+
+
+def match_expression(query: str, mode: Match = Match.PHRASES) -> str | None:
+    """An FTS5 MATCH expression for `query`, or None if it has no words."""
+    parsed = parse_query(query, mode)
+    return parsed.expression if parsed else None
+
+
+# -- Bounded search ---------------------------------------------------------------------------------
+#
+# A search's cost must not grow with the catalogue. Two things made it grow:
+#
+# * bm25() counts every row holding each phrase to weigh it (FTS5's xQueryPhrase over the whole
+#   table), so a query with a common word (模型) cost O(catalogue) even when only a page is shown.
+#   Ranking here needs no global count: phrase weights come from a sample of the newest rows.
+# * proving that a phrase of common characters occurs nowhere (大语言模型的上下文长度) walks the
+#   position lists of all its character pairs across the whole index. Each query therefore gets a
+#   budget of index entries it may read; its rows-to-scan follow from how dense its tokens are in a
+#   sample. A query with a rare token (an arXiv ID, a method name) reads little per row and still
+#   searches the whole catalogue; one made only of common pairs searches the newest part of it,
+#   and when that holds no match the search loosens as it would on a miss.
+#
+# Matches are taken newest-first (rowid order, no sort) and at most RANK_WINDOW of them are ranked.
+
+RANK_WINDOW = 200  # newest matches ranked per query
+SCAN_BUDGET = 60_000  # index entries (postings) a query may read: a few ms
+SAMPLE_ROWS = 1_000  # newest rows sampled to estimate how dense each token is
+# FTS5 intersects an AND by seeking every list to the next candidate of the others, skipping whole
+# pages of a common token's list: a common token costs at most about this many times the rarest one.
+SKIP = 16
+PER_PHRASE_QUERIES = 4  # up to this many phrases are weighed one by one; longer queries by title only
+TITLE_WEIGHT = 10.0
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """One ranked match: the paper's rowid and whether a query word is in its title."""
+
+    rowid: int
+    in_title: bool
+
+
+class Densities:
+    """How dense each token is among the newest SAMPLE_ROWS rows, remembered until that many more
+    papers have arrived (one per database; used from one thread)."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self._size = size
+        self._known: dict[str, tuple[int, float]] = {}
+
+    def __call__(self, conn: sqlite3.Connection, token: str, top: int) -> float:
+        known = self._known.get(token)
+        if known is not None and 0 <= top - known[0] < SAMPLE_ROWS:
+            return known[1]
+        rows = min(SAMPLE_ROWS, top)
+        (hits,) = conn.execute(
+            "SELECT count(*) FROM papers_fts WHERE papers_fts MATCH ? AND rowid > ?", (_phrase([token]), top - rows)
+        ).fetchone()
+        # Half a hit for a token absent from the sample: it may be common further back.
+        density = (int(hits) + 0.5) / max(rows, 1)
+        if len(self._known) >= self._size:
+            del self._known[next(iter(self._known))]
+        self._known[token] = (top, density)
+        return density
+
+
+def _and_cost(densities: list[float]) -> float:
+    rarest = min(densities)
+    return sum(min(d, SKIP * rarest) for d in densities)
+
+
+def _rows(conn: sqlite3.Connection, expression: str, low: int) -> set[int]:
+    sql = "SELECT rowid FROM papers_fts WHERE papers_fts MATCH ? AND rowid >= ?"
+    return {rowid for (rowid,) in conn.execute(sql, (expression, low))}
+
+
+def ranked_matches(conn: sqlite3.Connection, query: Query, densities: Densities) -> list[Ranked]:
+    """The newest RANK_WINDOW matches of `query` (within its scan budget), best first.
+
+    Title matches come first; then the sum over matched phrases of the phrase's weight (rarer is
+    heavier), a title match counting TITLE_WEIGHT times an abstract one; then the newest.
+    """
+    top = conn.execute("SELECT max(id) FROM papers").fetchone()[0]
+    if top is None:
+        return []
+    density = {token: densities(conn, token, int(top)) for token in query.tokens}
+    if query.any:
+        cost = sum(_and_cost([density[t] for t in p]) for p in query.phrases)
+    else:
+        cost = _and_cost(list(density.values()))
+    floor = max(0, int(top) - int(SCAN_BUDGET / cost))
+    # Newest first, window by window, in ascending order inside each: FTS5 ignores a lower rowid
+    # bound when it walks a multi-token phrase backwards (ORDER BY rowid DESC), so a phrase that
+    # matches nothing would read the whole index. Each window costs a fixed seek in every segment,
+    # so they are few: the first would hold RANK_WINDOW matches at a quarter of the rarest token's
+    # density, and each next one is eight times wider.
+    densest = min(1.0, sum(min(density[t] for t in p) for p in query.phrases)) if query.any else min(density.values())
+    width = max(64, int(4 * RANK_WINDOW / densest))
+    ids: list[int] = []
+    high = int(top)
+    while high > floor and len(ids) < RANK_WINDOW:
+        low = max(floor, high - width)
+        found = [
+            rowid
+            for (rowid,) in conn.execute(
+                "SELECT rowid FROM papers_fts WHERE papers_fts MATCH ? AND rowid > ? AND rowid <= ?",
+                (query.expression, low, high),
+            )
+        ]
+        ids.extend(reversed(found))
+        high, width = low, width * 8
+    ids = ids[:RANK_WINDOW]
+    if not ids:
+        return []
+    # Sub-queries read only the rows from the oldest candidate up, and are intersected with the
+    # candidates here (FTS5 does not use `rowid IN (...)`: a list of rowids costs a query each).
+    low = ids[-1]
+    if len(query.phrases) > PER_PHRASE_QUERIES:
+        titled = _rows(conn, f"title : ({' OR '.join(_phrase(p) for p in query.phrases)})", low)
+        return sorted((Ranked(r, r in titled) for r in ids), key=lambda m: (not m.in_title, -m.rowid))
+    weights = [math.log(1.0 + 1.0 / min(density[t] for t in p)) for p in query.phrases]
+    in_title = [_rows(conn, f"title : ({_phrase(p)})", low) for p in query.phrases]
+    present = [_rows(conn, _phrase(p), low) for p in query.phrases] if query.any else None
+    scored: list[tuple[bool, float, int]] = []
+    for rowid in ids:
+        titles = [rowid in rows for rows in in_title]
+        score = sum(
+            w * (TITLE_WEIGHT * t + (present is None or rowid in present[i]))
+            for i, (w, t) in enumerate(zip(weights, titles, strict=True))
+        )
+        scored.append((any(titles), score, rowid))
+    scored.sort(key=lambda s: (not s[0], -s[1], -s[2]))
+    return [Ranked(rowid, titled) for titled, _score, rowid in scored]

@@ -5,16 +5,18 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import partial
 from typing import Any
 
 import aiosqlite
 
 from bot.catalogue.model import MachineTranslation, Paper, TagSource
 from bot.storage.db import Database
-from bot.storage.fts import Match, match_expression
+from bot.storage.fts import Densities, Match, match_expression, parse_query, ranked_matches
 
 # A paper row carries its tags as JSON, in taxonomy order, so one query reads a whole paper.
 _PAPER_COLUMNS = """p.id, p.arxiv_id, p.title_en, p.title_zh, p.abstract_zh, p.published, p.date_is_exact,
@@ -45,7 +47,7 @@ def content_hash(paper: Paper) -> str:
     return hashlib.sha256(json.dumps(payload, ensure_ascii=False).encode()).hexdigest()
 
 
-INSERT_CHUNK = 5000  # papers per INSERT statement during ingest
+WRITE_BATCH = 5000  # papers per batch (and per INSERT statement) of a write
 
 
 @dataclass(frozen=True)
@@ -61,8 +63,137 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+# The FTS index is rewritten as one segment (FTS5 'optimize') after a run that changed at least this
+# share of the catalogue: a bulk load then leaves an index as fast to query as it can be (about
+# twice as fast as the ~10 segments automerge leaves at 1M papers), for about 20 s at 1M papers;
+# small daily runs leave merging to FTS5's automerge.
+OPTIMIZE_SHARE = 0.5
+
+
+class WriteRun:
+    """One all-or-nothing catalogue write, fed in batches (see `CatalogueWriter.run`).
+
+    Memory does not grow with the run: each batch looks up only its own papers, and what the run has
+    written so far (for the counts, and for a paper written twice) lives in a temporary table.
+    """
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+        self._now = _now()
+        conn.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS catalogue_run (arxiv_id TEXT PRIMARY KEY, old_hash TEXT, tag INTEGER)"
+            " WITHOUT ROWID"
+        )
+        conn.execute("DELETE FROM temp.catalogue_run")
+
+    def written(self, arxiv_ids: Iterable[str]) -> dict[str, int]:
+        """Of these IDs, those this run already wrote -> the `tag` of their first write."""
+        rows = self._conn.execute(
+            "SELECT arxiv_id, tag FROM temp.catalogue_run WHERE arxiv_id IN (SELECT value FROM json_each(?))",
+            (json.dumps(list(arxiv_ids)),),
+        )
+        return {arxiv_id: int(tag) for arxiv_id, tag in rows}
+
+    def add(self, papers: Sequence[Paper], *, tag: int = 0) -> None:
+        """Upsert a batch of papers and their tags. A paper written earlier in the run is replaced."""
+        conn = self._conn
+        if not papers:
+            return
+        stored: dict[str, str] = dict(
+            conn.execute(
+                "SELECT arxiv_id, content_hash FROM papers WHERE arxiv_id IN (SELECT value FROM json_each(?))",
+                (json.dumps([p.arxiv_id for p in papers]),),
+            ).fetchall()
+        )
+        # The hash before the run, recorded at a paper's first write, decides new/updated/unchanged.
+        conn.execute(
+            "INSERT OR IGNORE INTO temp.catalogue_run (arxiv_id, old_hash, tag)"
+            " SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?)",
+            (json.dumps([(p.arxiv_id, stored.get(p.arxiv_id), tag) for p in papers]),),
+        )
+        new_rows: list[tuple[Any, ...]] = []
+        changed_rows: list[tuple[Any, ...]] = []
+        tag_rows: list[tuple[str, str, str]] = []
+        changed_ids: list[tuple[str]] = []
+        for paper in papers:
+            digest = content_hash(paper)
+            old = stored.get(paper.arxiv_id)
+            if old == digest:
+                continue
+            fields = (
+                paper.title_en,
+                paper.title_zh,
+                paper.abstract_zh,
+                paper.published.isoformat(),
+                int(paper.date_is_exact),
+                paper.abstract_en,
+                json.dumps(paper.authors, ensure_ascii=False),
+                json.dumps(paper.categories),
+                paper.version,
+                json.dumps(paper.sources, ensure_ascii=False),
+                digest,
+            )
+            if old is None:
+                new_rows.append((paper.arxiv_id, *fields, self._now, self._now))
+            else:
+                changed_rows.append((*fields, self._now, paper.arxiv_id))
+                changed_ids.append((paper.arxiv_id,))
+            tag_rows.extend((name, str(source), paper.arxiv_id) for name, source in paper.topics)
+        # Many rows per statement: FTS5 flushes its pending index at every statement boundary
+        # inside a transaction, so one INSERT per row (executemany) would write a tiny index
+        # segment per paper and triple the cost of a large ingest.
+        if new_rows:
+            conn.execute(
+                "INSERT INTO papers (arxiv_id, title_en, title_zh, abstract_zh, published, date_is_exact,"
+                " abstract_en, authors, categories, version, sources, content_hash, added_at, updated_at)"
+                " SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5,"
+                " value ->> 6, value ->> 7, value ->> 8, value ->> 9, value ->> 10, value ->> 11,"
+                " value ->> 12, value ->> 13 FROM json_each(?)",
+                (json.dumps(new_rows, ensure_ascii=False),),
+            )
+        conn.executemany(
+            "UPDATE papers SET title_en = ?, title_zh = ?, abstract_zh = ?, published = ?,"
+            " date_is_exact = ?, abstract_en = ?, authors = ?, categories = ?, version = ?, sources = ?,"
+            " content_hash = ?, updated_at = ? WHERE arxiv_id = ?",
+            changed_rows,
+        )
+        conn.executemany(
+            "DELETE FROM paper_topics WHERE paper_id = (SELECT id FROM papers WHERE arxiv_id = ?)",
+            changed_ids,
+        )
+        conn.execute(
+            "INSERT OR IGNORE INTO paper_topics (topic, paper_id, source)"
+            " SELECT value ->> 0, p.id, value ->> 1 FROM json_each(?) JOIN papers p ON p.arxiv_id = value ->> 2",
+            (json.dumps(tag_rows, ensure_ascii=False),),
+        )
+
+    def finish(self, topics: Sequence[str], seed_hashes: dict[str, str]) -> UpsertCounts:
+        """Write the topic list and the seed files' hashes; what the whole run changed."""
+        conn = self._conn
+        known = {row[0] for row in conn.execute("SELECT name FROM topics")}
+        used = {row[0] for row in conn.execute("SELECT DISTINCT topic FROM paper_topics")}
+        ordered = list(dict.fromkeys([*topics, *sorted(used - set(topics)), *sorted(known - used - set(topics))]))
+        conn.execute("DELETE FROM topics")
+        conn.executemany("INSERT INTO topics (name, position) VALUES (?, ?)", [(n, i) for i, n in enumerate(ordered)])
+        conn.executemany(
+            "INSERT INTO seed_files (path, sha256, ingested_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (path) DO UPDATE SET sha256 = excluded.sha256, ingested_at = excluded.ingested_at",
+            [(path, digest, self._now) for path, digest in seed_hashes.items()],
+        )
+        new, unchanged, total = conn.execute(
+            "SELECT count(*) FILTER (WHERE r.old_hash IS NULL), count(*) FILTER (WHERE r.old_hash = p.content_hash),"
+            " count(*) FROM temp.catalogue_run r JOIN papers p ON p.arxiv_id = r.arxiv_id"
+        ).fetchone()
+        conn.execute("DROP TABLE temp.catalogue_run")
+        changed = int(total) - int(unchanged)
+        if changed and changed >= OPTIMIZE_SHARE * int(conn.execute("SELECT max(id) FROM papers").fetchone()[0]):
+            conn.execute("INSERT INTO papers_fts (papers_fts) VALUES ('optimize')")
+        return UpsertCounts(new=int(new), updated=changed - int(new), unchanged=int(unchanged))
+
+
 class CatalogueWriter:
-    """Writes the catalogue on a synchronous connection, all of one ingest in one transaction."""
+    """Writes the catalogue on a synchronous connection: on its own, or inside a transaction the
+    caller already holds (`Database.write(fn)`), all of one run or nothing."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
@@ -71,87 +202,43 @@ class CatalogueWriter:
         """Seed file path -> content hash recorded by the last successful ingest."""
         return dict(self._conn.execute("SELECT path, sha256 FROM seed_files").fetchall())
 
+    @contextmanager
+    def run(self) -> Iterator[WriteRun]:
+        """One all-or-nothing run: its own BEGIN IMMEDIATE ... COMMIT, or a savepoint inside the
+        caller's transaction. An exception undoes every batch of the run."""
+        conn = self._conn
+        nested = conn.in_transaction
+        conn.execute("SAVEPOINT catalogue_run" if nested else "BEGIN IMMEDIATE")
+        try:
+            yield WriteRun(conn)
+        except BaseException:
+            if nested:
+                conn.execute("ROLLBACK TO catalogue_run")
+                conn.execute("RELEASE catalogue_run")
+            else:
+                conn.execute("ROLLBACK")
+            raise
+        conn.execute("RELEASE catalogue_run" if nested else "COMMIT")
+
     def write(self, papers: Sequence[Paper], topics: Sequence[str], seed_hashes: dict[str, str]) -> UpsertCounts:
         """Upsert papers, their tags and the topic list atomically. Papers absent here are kept."""
-        conn = self._conn
-        now = _now()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            stored = dict(conn.execute("SELECT arxiv_id, content_hash FROM papers").fetchall())
-            new_rows: list[tuple[Any, ...]] = []
-            changed_rows: list[tuple[Any, ...]] = []
-            tag_rows: list[tuple[str, str, str]] = []
-            changed_ids: list[tuple[str]] = []
-            unchanged = 0
-            for paper in papers:
-                digest = content_hash(paper)
-                old = stored.get(paper.arxiv_id)
-                if old == digest:
-                    unchanged += 1
-                    continue
-                fields = (
-                    paper.title_en,
-                    paper.title_zh,
-                    paper.abstract_zh,
-                    paper.published.isoformat(),
-                    int(paper.date_is_exact),
-                    paper.abstract_en,
-                    json.dumps(paper.authors, ensure_ascii=False),
-                    json.dumps(paper.categories),
-                    paper.version,
-                    json.dumps(paper.sources, ensure_ascii=False),
-                    digest,
-                )
-                if old is None:
-                    new_rows.append((paper.arxiv_id, *fields, now, now))
-                else:
-                    changed_rows.append((*fields, now, paper.arxiv_id))
-                    changed_ids.append((paper.arxiv_id,))
-                tag_rows.extend((name, str(source), paper.arxiv_id) for name, source in paper.topics)
-            # Many rows per statement: FTS5 flushes its pending index at every statement boundary
-            # inside a transaction, so one INSERT per row (executemany) would write a tiny index
-            # segment per paper and triple the cost of a large ingest.
-            for start in range(0, len(new_rows), INSERT_CHUNK):
-                conn.execute(
-                    "INSERT INTO papers (arxiv_id, title_en, title_zh, abstract_zh, published, date_is_exact,"
-                    " abstract_en, authors, categories, version, sources, content_hash, added_at, updated_at)"
-                    " SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5,"
-                    " value ->> 6, value ->> 7, value ->> 8, value ->> 9, value ->> 10, value ->> 11,"
-                    " value ->> 12, value ->> 13 FROM json_each(?)",
-                    (json.dumps(new_rows[start : start + INSERT_CHUNK], ensure_ascii=False),),
-                )
-            conn.executemany(
-                "UPDATE papers SET title_en = ?, title_zh = ?, abstract_zh = ?, published = ?,"
-                " date_is_exact = ?, abstract_en = ?, authors = ?, categories = ?, version = ?, sources = ?,"
-                " content_hash = ?, updated_at = ? WHERE arxiv_id = ?",
-                changed_rows,
-            )
-            conn.executemany(
-                "DELETE FROM paper_topics WHERE paper_id = (SELECT id FROM papers WHERE arxiv_id = ?)",
-                changed_ids,
-            )
-            conn.executemany(
-                "INSERT OR IGNORE INTO paper_topics (topic, paper_id, source)"
-                " SELECT ?, id, ? FROM papers WHERE arxiv_id = ?",
-                tag_rows,
-            )
-            known = {row[0] for row in conn.execute("SELECT name FROM topics")}
-            used = {row[0] for row in conn.execute("SELECT DISTINCT topic FROM paper_topics")}
-            ordered = list(dict.fromkeys([*topics, *sorted(used - set(topics)), *sorted(known - used - set(topics))]))
-            conn.execute("DELETE FROM topics")
-            conn.executemany(
-                "INSERT INTO topics (name, position) VALUES (?, ?)", [(n, i) for i, n in enumerate(ordered)]
-            )
-            conn.executemany(
-                "INSERT INTO seed_files (path, sha256, ingested_at) VALUES (?, ?, ?)"
-                " ON CONFLICT (path) DO UPDATE SET sha256 = excluded.sha256, ingested_at = excluded.ingested_at",
-                [(path, digest, now) for path, digest in seed_hashes.items()],
-            )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        return UpsertCounts(new=len(new_rows), updated=len(changed_rows), unchanged=unchanged)
+        with self.run() as run:
+            for start in range(0, len(papers), WRITE_BATCH):
+                run.add(papers[start : start + WRITE_BATCH])
+            counts = run.finish(topics, seed_hashes)
+        return counts
+
+    # Callers already inside a transaction (the refresh job's `Database.write`) read better this way.
+    upsert = write
+
+
+def read_papers(conn: sqlite3.Connection, arxiv_ids: Sequence[str]) -> dict[str, Paper]:
+    """(Synchronous, for `Database.read`/`write`.) Papers by canonical ID; missing IDs are absent."""
+    rows = conn.execute(
+        f"SELECT {_PAPER_COLUMNS} FROM papers p WHERE p.arxiv_id IN (SELECT value FROM json_each(?))",
+        (json.dumps(list(arxiv_ids)),),
+    ).fetchall()
+    return {p.arxiv_id: p for p in _to_papers(rows)}
 
 
 @dataclass(frozen=True)
@@ -179,8 +266,51 @@ class TopicCount:
     papers: int
 
 
-# How many of the newest matches of a query are ranked (see PaperStore._ranked).
-RANK_WINDOW = 500
+def _to_papers(rows: Iterable[Any]) -> list[Paper]:
+    return [
+        Paper(
+            arxiv_id=row[1],
+            title_en=row[2],
+            title_zh=row[3],
+            abstract_zh=row[4],
+            published=date.fromisoformat(row[5]),
+            date_is_exact=bool(row[6]),
+            abstract_en=row[7],
+            authors=tuple(json.loads(row[8])),
+            categories=tuple(json.loads(row[9])),
+            version=int(row[10]),
+            sources=tuple(json.loads(row[11])),
+            topics=tuple((name, TagSource(source)) for name, source in json.loads(row[12])),
+            # A machine translation of the stored version (a new arXiv version has none yet).
+            machine=MachineTranslation(*json.loads(row[13])) if row[13] else None,
+        )
+        for row in rows
+    ]
+
+
+def _search(
+    conn: sqlite3.Connection, densities: Densities, *, query: str, offset: int, limit: int, broaden: bool
+) -> SearchPage:
+    """(Reader thread, one snapshot.) PaperStore.search."""
+    seen: set[str] = set()
+    for mode in Match:
+        parsed = parse_query(query, mode)
+        if parsed is None or parsed.expression in seen:
+            continue
+        seen.add(parsed.expression)
+        if broaden and mode is Match.PHRASES:
+            continue
+        ranked = ranked_matches(conn, parsed, densities)
+        if ranked or offset > 0:
+            page = ranked[offset : offset + limit]
+            marks = ",".join("?" * len(page))
+            rows = conn.execute(
+                f"SELECT {_PAPER_COLUMNS} FROM papers p WHERE p.id IN ({marks})", [m.rowid for m in page]
+            ).fetchall()
+            papers = dict(zip([row[0] for row in rows], _to_papers(rows), strict=True))
+            hits = [SearchHit(papers[m.rowid], m.in_title) for m in page if m.rowid in papers]
+            return SearchPage(hits, len(ranked) > offset + limit, broadened=mode is not Match.PHRASES)
+    return SearchPage(hits=[], has_more=False)
 
 
 class _ConnectionReads:
@@ -203,33 +333,12 @@ class PaperStore:
 
     def __init__(self, db: Database | aiosqlite.Connection) -> None:
         self._db = _ConnectionReads(db) if isinstance(db, aiosqlite.Connection) else db
-
-    @staticmethod
-    def _papers(rows: Iterable[Any]) -> list[Paper]:
-        return [
-            Paper(
-                arxiv_id=row[1],
-                title_en=row[2],
-                title_zh=row[3],
-                abstract_zh=row[4],
-                published=date.fromisoformat(row[5]),
-                date_is_exact=bool(row[6]),
-                abstract_en=row[7],
-                authors=tuple(json.loads(row[8])),
-                categories=tuple(json.loads(row[9])),
-                version=int(row[10]),
-                sources=tuple(json.loads(row[11])),
-                topics=tuple((name, TagSource(source)) for name, source in json.loads(row[12])),
-                # A machine translation of the stored version (a new arXiv version has none yet).
-                machine=MachineTranslation(*json.loads(row[13])) if row[13] else None,
-            )
-            for row in rows
-        ]
+        self._densities = Densities()
 
     async def get(self, arxiv_id: str) -> Paper | None:
         """The paper with this canonical arXiv ID, if catalogued."""
         rows = await self._db.fetchall(f"SELECT {_PAPER_COLUMNS} FROM papers p WHERE p.arxiv_id = ?", (arxiv_id,))
-        papers = self._papers(rows)
+        papers = _to_papers(rows)
         return papers[0] if papers else None
 
     async def get_many(self, arxiv_ids: Sequence[str]) -> dict[str, Paper]:
@@ -240,11 +349,11 @@ class PaperStore:
         rows = await self._db.fetchall(
             f"SELECT {_PAPER_COLUMNS} FROM papers p WHERE p.arxiv_id IN ({marks})", list(arxiv_ids)
         )
-        return {p.arxiv_id: p for p in self._papers(rows)}
+        return {p.arxiv_id: p for p in _to_papers(rows)}
 
     async def all_papers(self) -> list[Paper]:
         """Every paper (operator tools on small catalogues, e.g. rule evaluation)."""
-        return self._papers(await self._db.fetchall(f"SELECT {_PAPER_COLUMNS} FROM papers p ORDER BY p.arxiv_id"))
+        return _to_papers(await self._db.fetchall(f"SELECT {_PAPER_COLUMNS} FROM papers p ORDER BY p.arxiv_id"))
 
     async def count(self) -> int:
         """Number of catalogued papers."""
@@ -252,46 +361,17 @@ class PaperStore:
         return int(row[0]) if row else 0
 
     async def search(self, query: str, *, offset: int = 0, limit: int = 5, broaden: bool = False) -> SearchPage:
-        """Ranked full-text search: title matches first, then by bm25.
+        """Ranked full-text search: title matches first, then by weight of the words matched, then newest.
 
         When no paper holds the words as typed, the search loosens step by step (Chinese words as
         character pairs anywhere, then any word) and marks the page `broadened`. Paging buttons
-        pass `broaden` back so later pages continue the loosened search.
+        pass `broaden` back so later pages continue the loosened search. Only the newest
+        RANK_WINDOW matches are ranked (see bot.storage.fts), so the cost does not grow with the catalogue.
         """
-        seen: set[str] = set()
-        for mode in Match:
-            expression = match_expression(query, mode)
-            if expression is None or expression in seen:
-                continue
-            seen.add(expression)
-            if broaden and mode is Match.PHRASES:
-                continue
-            page = await self._search(expression, offset, limit)
-            if page.hits or offset > 0:
-                return SearchPage(page.hits, page.has_more, broadened=mode is not Match.PHRASES)
-        return SearchPage(hits=[], has_more=False)
-
-    async def _search(self, expression: str, offset: int, limit: int) -> SearchPage:
-        # A very common word (模型) matches most of the catalogue, and ranking every match would make a
-        # search cost grow with the catalogue. The inner query walks the index newest-first (rowid
-        # order, no sorting) and scores at most RANK_WINDOW matches; the outer one ranks those.
-        # bm25 with the abstract weighted 0 is negative exactly when a query word is in the title:
-        # those papers come first; then bm25 with title weighted 10, abstract 1.
-        rows = await self._db.fetchall(
-            f"""
-            SELECT {_PAPER_COLUMNS}, m.in_title FROM (
-                SELECT * FROM (
-                    SELECT rowid, bm25(papers_fts, 1.0, 0.0) < 0 AS in_title, bm25(papers_fts, 10.0, 1.0) AS score
-                    FROM papers_fts WHERE papers_fts MATCH ? ORDER BY rowid DESC LIMIT ?
-                ) ORDER BY in_title DESC, score, rowid DESC LIMIT ? OFFSET ?
-            ) m JOIN papers p ON p.id = m.rowid
-            ORDER BY m.in_title DESC, m.score, m.rowid DESC
-            """,
-            (expression, RANK_WINDOW, limit + 1, offset),
+        assert isinstance(self._db, Database), "search needs a Database"
+        return await self._db.read(
+            partial(_search, densities=self._densities, query=query, offset=offset, limit=limit, broaden=broaden)
         )
-        papers = self._papers(rows[:limit])
-        hits = [SearchHit(paper, bool(row[-1])) for paper, row in zip(papers, rows, strict=False)]
-        return SearchPage(hits=hits, has_more=len(rows) > limit)
 
     async def topic_counts(self) -> list[TopicCount]:
         """Every topic in taxonomy order with its paper count (topics without papers included)."""
@@ -313,7 +393,7 @@ class PaperStore:
             " WHERE pt.topic = ? ORDER BY p.published DESC, p.arxiv_id DESC LIMIT ? OFFSET ?",
             (topic, limit, offset),
         )
-        return self._papers(rows)
+        return _to_papers(rows)
 
     async def related(self, arxiv_id: str, *, limit: int = 3) -> list[Paper]:
         """Papers sharing the most topics with this one, newest first among equals."""
@@ -326,7 +406,7 @@ class PaperStore:
             " ) r ON r.paper_id = p.id ORDER BY r.shared DESC, p.published DESC, p.arxiv_id DESC LIMIT ?",
             (arxiv_id, limit),
         )
-        return self._papers(rows)
+        return _to_papers(rows)
 
     async def topic_papers_newest_first(self) -> dict[str, list[str]]:
         """Topic -> every arXiv ID carrying it, newest first (the push planner's in-memory view)."""

@@ -110,3 +110,49 @@ def test_changed_seed_file_is_noticed(seeded: Path, tmp_path: Path, taxonomy: Ta
     assert needs_ingest(conn, [seeds])
     report = ingest(conn, [seeds], taxonomy)
     assert report.updated == 1
+
+
+def test_small_batches_write_exactly_what_one_big_batch_writes(
+    tmp_path: Path, settings: Settings, taxonomy: Taxonomy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    whole = connect(tmp_path / "whole.sqlite3")
+    ingest(whole, [settings.seeds], taxonomy)
+    monkeypatch.setattr("bot.services.ingest.WRITE_BATCH", 3)
+    batched = connect(tmp_path / "batched.sqlite3")
+    report = ingest(batched, [settings.seeds], taxonomy)
+    assert (report.entries, report.papers, report.duplicates_merged, report.new) == (77, 70, 7, 70)
+    assert _dump(batched) == _dump(whole)
+    again = ingest(batched, [settings.seeds], taxonomy)
+    assert (again.new, again.updated, again.unchanged) == (0, 0, 70)
+
+
+def _entry_files(folder: Path, rows: list[tuple[str, str]]) -> None:
+    folder.mkdir()
+    for name, row in rows:
+        (folder / name).write_text("| 日期 | 標題 | 摘要 | 主題 |\n|:--|:--|:--|:--|\n" + row + "\n", encoding="utf-8")
+
+
+@pytest.mark.parametrize("truncated_first", [True, False])
+def test_a_paper_in_several_files_is_merged_from_all_of_them_whatever_the_order(
+    tmp_path: Path, taxonomy: Taxonomy, truncated_first: bool
+) -> None:
+    truncated = (
+        "| 2024年5月9日 | [Paper X](https://arxiv.org/abs/2405.00009) | 这是一个被截断的摘要，后面还有… | 量化 |"
+    )
+    complete = "| 2024年5月7日 | [Paper X](https://arxiv.org/abs/2405.00009) | 这是一个完整的摘要。 | 對齊 |"
+    other = "| 2024年5月8日 | [Paper Y](https://arxiv.org/abs/2405.00008) | 另一篇论文。 | 量化 |"
+    names = ["a.md", "b.md", "c.md"]
+    rows = [truncated, other, complete] if truncated_first else [complete, other, truncated]
+    _entry_files(tmp_path / "seeds", list(zip(names, rows, strict=True)))
+    conn = connect(tmp_path / "bot.sqlite3")
+    report = ingest(conn, [tmp_path / "seeds"], taxonomy)
+    assert (report.entries, report.papers, report.duplicates_merged, report.new) == (3, 2, 1, 2)
+    abstract, published = conn.execute(
+        "SELECT abstract_zh, published FROM papers WHERE arxiv_id = '2405.00009'"
+    ).fetchone()
+    assert (abstract, published) == ("这是一个完整的摘要。", "2024-05-07")
+    topics = conn.execute(
+        "SELECT topic FROM paper_topics JOIN papers p ON p.id = paper_id WHERE arxiv_id = '2405.00009' ORDER BY 1"
+    ).fetchall()
+    assert topics == [("對齊",), ("量化",)]
+    assert ingest(conn, [tmp_path / "seeds"], taxonomy).unchanged == 2

@@ -1,7 +1,12 @@
+import sqlite3
+from datetime import date
+from pathlib import Path
+
 import pytest
 
-from bot.storage.db import Database
-from bot.storage.papers import PaperStore
+from bot.catalogue.model import Paper, TagSource
+from bot.storage.db import Database, connect
+from bot.storage.papers import CatalogueWriter, PaperStore
 
 
 async def _ids(store: PaperStore, query: str, **kw: int) -> list[str]:
@@ -97,3 +102,47 @@ async def test_related_papers_share_a_topic(db: Database) -> None:
     related = await store.related(paper.arxiv_id, limit=3)
     assert len(related) == 3 and all(set(r.topic_names) & set(paper.topic_names) for r in related)
     assert paper.arxiv_id not in [r.arxiv_id for r in related]
+
+
+def _paper(arxiv_id: str, abstract: str = "一篇论文的摘要。") -> Paper:
+    return Paper(arxiv_id, f"Paper {arxiv_id}", "", abstract, date(2024, 5, 1), True, (("量化", TagSource.CATALOGUE),))
+
+
+async def test_the_writer_works_inside_a_database_write_and_undoes_only_its_own_run(tmp_path: Path) -> None:
+    database = await Database.open(tmp_path / "bot.sqlite3")
+    try:
+        counts = await database.write(lambda c: CatalogueWriter(c).write([_paper("2405.00001")], ["量化"], {}))
+        assert (counts.new, counts.updated, counts.unchanged) == (1, 0, 0)
+
+        def fail_inside(conn: sqlite3.Connection) -> int:
+            with pytest.raises(RuntimeError), CatalogueWriter(conn).run() as run:
+                run.add([_paper("2405.00002")])
+                raise RuntimeError("source broke mid-run")
+            # The caller's transaction goes on: the failed run left nothing in it.
+            return int(conn.execute("SELECT count(*) FROM papers").fetchone()[0])
+
+        assert await database.write(fail_inside) == 1
+        again = await database.write(
+            lambda c: CatalogueWriter(c).write([_paper("2405.00001", "新的摘要。"), _paper("2405.00003")], [], {})
+        )
+        assert (again.new, again.updated, again.unchanged) == (1, 1, 0)
+        assert (await PaperStore(database).get("2405.00001")) is not None
+        assert [h.paper.arxiv_id for h in (await PaperStore(database).search("新的摘要")).hits] == ["2405.00001"]
+    finally:
+        await database.close()
+
+
+def test_a_paper_written_twice_in_one_run_counts_once(tmp_path: Path) -> None:
+    conn = connect(tmp_path / "bot.sqlite3")
+    CatalogueWriter(conn).write([_paper("2405.00001")], [], {})
+    with CatalogueWriter(conn).run() as run:
+        run.add([_paper("2405.00001", "改过一次。"), _paper("2405.00002")], tag=1)
+        assert run.written(["2405.00001", "2405.00009"]) == {"2405.00001": 1}
+        run.add([_paper("2405.00001"), _paper("2405.00002", "也改了。")], tag=2)
+        counts = run.finish([], {})
+    # 2405.00001 ends as it was before the run; 2405.00002 is new however often it was written.
+    assert (counts.new, counts.updated, counts.unchanged) == (1, 0, 1)
+    assert conn.execute("SELECT abstract_zh FROM papers ORDER BY arxiv_id").fetchall() == [
+        ("一篇论文的摘要。",),
+        ("也改了。",),
+    ]

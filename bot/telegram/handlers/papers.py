@@ -68,8 +68,14 @@ async def search_reply(
         return render.search_empty(result.query, [t.name for t in result.suggestions], script)
     query_id = await svc.chat_store.remember_query(result.query)
     return render.search_page(
-        result.query, query_id, page, result.hits, result.has_more, script,
-        broadened=result.broadened, page_size=size,
+        result.query,
+        query_id,
+        page,
+        result.hits,
+        result.has_more,
+        script,
+        broadened=result.broadened,
+        page_size=size,
     )
 
 
