@@ -12,8 +12,6 @@ from datetime import UTC, date, datetime
 from functools import partial
 from typing import Any
 
-import aiosqlite
-
 from bot.catalogue.model import MachineTranslation, Paper, TagSource
 from bot.storage.db import Database
 from bot.storage.fts import Densities, Match, match_expression, parse_query, ranked_matches
@@ -313,26 +311,11 @@ def _search(
     return SearchPage(hits=[], has_more=False)
 
 
-class _ConnectionReads:
-    """`Database`'s read methods on a bare aiosqlite connection (the push service's, until it moves to
-    `Database`)."""
-
-    def __init__(self, conn: aiosqlite.Connection) -> None:
-        self._conn = conn
-
-    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[aiosqlite.Row]:
-        return list(await self._conn.execute_fetchall(sql, params))
-
-    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> aiosqlite.Row | None:
-        async with self._conn.execute(sql, params) as cursor:
-            return await cursor.fetchone()
-
-
 class PaperStore:
     """Read access to the catalogue for the bot, through `Database`'s reader connection."""
 
-    def __init__(self, db: Database | aiosqlite.Connection) -> None:
-        self._db = _ConnectionReads(db) if isinstance(db, aiosqlite.Connection) else db
+    def __init__(self, db: Database) -> None:
+        self._db = db
         self._densities = Densities()
 
     async def get(self, arxiv_id: str) -> Paper | None:
@@ -368,7 +351,6 @@ class PaperStore:
         pass `broaden` back so later pages continue the loosened search. Only the newest
         RANK_WINDOW matches are ranked (see bot.storage.fts), so the cost does not grow with the catalogue.
         """
-        assert isinstance(self._db, Database), "search needs a Database"
         return await self._db.read(
             partial(_search, densities=self._densities, query=query, offset=offset, limit=limit, broaden=broaden)
         )
