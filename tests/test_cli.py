@@ -1,5 +1,8 @@
 """The operator command line, as an operator runs it."""
 
+import logging
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -48,3 +51,18 @@ def test_run_without_token_or_terminal_exits_2(capsys: pytest.CaptureFixture[str
     # pytest captures stdin/stdout, so there is no terminal here.
     assert main(["run"]) == 2
     assert "TELEGRAM_BOT_TOKEN" in capsys.readouterr().err
+
+
+def test_a_search_index_folded_by_other_code_is_rebuilt_before_answering(
+    database: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    main(["ingest"])
+    with closing(sqlite3.connect(database)) as raw:
+        raw.execute("UPDATE search_index SET folding = 'index_text 0; OpenCC 1.1.9; Unicode 14.0.0'")
+        raw.execute("INSERT INTO papers_fts (papers_fts) VALUES ('delete-all')")  # its tokens are not ours
+        raw.commit()
+    capsys.readouterr()
+    with caplog.at_level(logging.INFO, logger="bot.storage.index"):
+        assert main(["search", "多模態"]) == 0
+    assert "2404" in capsys.readouterr().out
+    assert "70/70 papers re-indexed" in caplog.text

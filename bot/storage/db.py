@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 import aiosqlite
 
 from bot.storage.fts import index_text
+from bot.storage.index import ensure_index
 from bot.storage.migrations import migrate
 
 BUSY_TIMEOUT_MS = 5000
@@ -45,7 +46,8 @@ def _prepare(conn: sqlite3.Connection) -> None:
 
 
 def connect(path: Path | str) -> sqlite3.Connection:
-    """A migrated synchronous connection in autocommit mode (callers open explicit transactions)."""
+    """A migrated synchronous connection in autocommit mode (callers open explicit transactions), its
+    search index current with the running code's folding (bot.storage.index)."""
     if str(path) != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
@@ -53,6 +55,8 @@ def connect(path: Path | str) -> sqlite3.Connection:
         conn.execute("PRAGMA journal_mode = WAL")
     _prepare(conn)
     migrate(conn)
+    # Before anything reads or writes papers: an index folded by other code is rebuilt (with progress).
+    ensure_index(conn)
     return conn
 
 

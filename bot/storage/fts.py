@@ -18,6 +18,10 @@ from enum import StrEnum
 
 from bot.text.normalize import fold
 
+# Bump when index_text() or bot.text.normalize.fold() would turn some text into other tokens: the index
+# records the folding it was built with and is rebuilt at start-up when it differs (bot.storage.index).
+FOLDING_VERSION = 1
+
 # Han ideographs (with extension A and compatibility ideographs); kana and hangul are rare here and
 # unicode61 already splits them per character class.
 _HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"

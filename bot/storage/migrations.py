@@ -277,6 +277,23 @@ def translations(conn: sqlite3.Connection) -> None:
         """,
     )
 
+
+@migration(6)
+def search_index_state(conn: sqlite3.Connection) -> None:
+    """Which folding built the FTS index (bot.storage.index): no row yet, so the next start rebuilds it once."""
+    _run(
+        conn,
+        """
+        CREATE TABLE search_index (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            folding TEXT NOT NULL,
+            papers INTEGER NOT NULL,
+            rebuilt_at TEXT NOT NULL
+        )
+        """,
+    )
+
+
 def migrate(conn: sqlite3.Connection) -> int:
     """Apply every registered migration newer than the database; return the resulting version."""
     conn.execute(
