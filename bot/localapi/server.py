@@ -465,6 +465,19 @@ class LocalBotApi(World):
             return None
         raise bad_request("message to be replied not found")
 
+    @staticmethod
+    def _thread(chat: ChatRecord, p: _Params) -> int | None:
+        """The forum topic a send goes to, checked as telegram-bot-api's check_message_topic does."""
+        value = p.raw.get("message_thread_id")
+        # Client.cpp:12375-12387 get_forum_topic_id: absent, unparsable or negative means 0 (no topic).
+        thread = value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+        if thread == 0 or not chat.forum:
+            return None  # Client.cpp:8264-8266, 8290: outside forums the parameter is ignored
+        if thread == 1 or thread not in chat.topics:
+            # Client.cpp:8276-8277 (General, id 1, is not a thread to name) and 6818 (getForumTopic failed).
+            raise bad_request("message thread not found")
+        return thread
+
     # --- methods -------------------------------------------------------------------------------------------
 
     def _log_out(self, p: _Params) -> bool:
@@ -523,6 +536,7 @@ class LocalBotApi(World):
         )
         markup = rules.reply_markup(p.obj("reply_markup", "reply keyboard markup"))
         reply_to = self._reply_target(chat, p)
+        thread = self._thread(chat, p)
         self._rate.check(chat.id, group=chat.is_group, paid=p.flag("allow_paid_broadcast"))
         msg = SentMessage(
             chat.id,
@@ -535,6 +549,7 @@ class LocalBotApi(World):
             parse_mode=parse_mode,
             sender_id=self.bot_id,
             reply_to_message_id=reply_to,
+            message_thread_id=thread,
         )
         chat.messages[msg.message_id] = msg
         self._emit(msg)

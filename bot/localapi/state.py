@@ -46,6 +46,7 @@ class SentMessage:
     sender_id: int = 0  # the bot, or the user who chose the inline result
     inline_message_id: str | None = None
     reply_to_message_id: int | None = None
+    message_thread_id: int | None = None  # the forum topic it was posted in (None: General or not a forum)
 
     def buttons(self) -> list[JSON]:
         """The inline keyboard buttons in reading order (empty for no or non-inline markup)."""
@@ -85,6 +86,8 @@ class ChatRecord:
     messages: dict[int, SentMessage] = field(default_factory=dict)
     user_messages: dict[int, JSON] = field(default_factory=dict)
     menu_button: JSON | None = None
+    forum: bool = False  # a supergroup with topics enabled
+    topics: dict[int, str] = field(default_factory=dict)  # forum topic thread id -> name
 
     def take_message_id(self) -> int:
         message_id = self.next_message_id

@@ -80,7 +80,10 @@ class World:
 
     def _chat_dict(self, chat: ChatRecord) -> JSON:
         if chat.type != "private":
-            return {"id": chat.id, "type": chat.type, "title": chat.title or ""}
+            out_group: JSON = {"id": chat.id, "type": chat.type, "title": chat.title or ""}
+            if chat.forum:
+                out_group["is_forum"] = True  # telegram-bot-api/Client.cpp JsonChat
+            return out_group
         user = self._users.get(chat.user_id or chat.id, {})
         out: JSON = {"id": chat.id, "type": "private", "first_name": user.get("first_name", "User")}
         if user.get("username"):
@@ -103,6 +106,10 @@ class World:
             out["edit_date"] = msg.edit_date
         if msg.via_bot:
             out["via_bot"] = self.bot_user
+        if msg.message_thread_id is not None:
+            # Client.cpp:4126-4129 and 4727-4728: a message in a forum topic other than General.
+            out["message_thread_id"] = msg.message_thread_id
+            out["is_topic_message"] = True
         if msg.reply_to_message_id is not None and not nested:
             target = chat.messages.get(msg.reply_to_message_id)
             replied = (
@@ -165,8 +172,11 @@ class World:
         members: Iterable[int] = (),
         supergroup: bool = False,
         bot_is_admin: bool = False,
+        forum: bool = False,
     ) -> int:
-        """A group (or supergroup) with the bot in it; admins[0] is the creator.  Unknown users are created."""
+        """A group (or supergroup) with the bot in it; admins[0] is the creator.  Unknown users are created.
+
+        forum=True: a supergroup with topics (add topics with add_topic)."""
         if chat_id >= 0:
             raise ValueError("group chat ids are negative")
         people = [*admins, *members]
@@ -180,8 +190,26 @@ class World:
             admins=list(admins),
             members=set(people),
             bot_is_admin=bot_is_admin,
+            forum=forum,
         )
+        if forum:
+            self._chats[chat_id].type = "supergroup"
         return chat_id
+
+    def add_topic(self, chat_id: int, name: str) -> int:
+        """Create a forum topic; returns its message_thread_id (the id of its creation message, as on Telegram)."""
+        chat = self._known_chat(chat_id)
+        if not chat.forum:
+            raise ValueError(f"chat {chat_id} is not a forum")
+        if chat.next_message_id == 1:
+            chat.take_message_id()  # message 1 opened the group; thread id 1 is General (Client.h:68)
+        thread_id = chat.take_message_id()
+        chat.topics[thread_id] = name
+        return thread_id
+
+    def delete_topic(self, chat_id: int, thread_id: int) -> None:
+        """An admin deletes a forum topic: sends into it fail from now on."""
+        del self._known_chat(chat_id).topics[thread_id]
 
     def _known_chat(self, chat_id: int) -> ChatRecord:
         chat = self._chats.get(chat_id)
@@ -201,8 +229,10 @@ class World:
             and (command.group(1) or self.bot_user["username"]).lower() == str(self.bot_user["username"]).lower()
         )
 
-    async def send_text(self, chat_id: int, user_id: int, text: str, *, reply_to: int | None = None) -> JSON:
-        """The user sends `text` to the chat; enqueues the message update and returns the Message."""
+    async def send_text(
+        self, chat_id: int, user_id: int, text: str, *, reply_to: int | None = None, thread: int | None = None
+    ) -> JSON:
+        """The user sends `text` to the chat (in forum topic `thread`); enqueues the update, returns the Message."""
         if chat_id == user_id and chat_id not in self._chats:
             self.add_private_chat(user_id)
         chat = self._known_chat(chat_id)
@@ -222,6 +252,11 @@ class World:
             "date": int(time.time()),
             "text": text,
         }
+        if thread is not None:
+            if thread not in chat.topics:
+                raise LookupError(f"no forum topic {thread} in chat {chat_id}")
+            message["message_thread_id"] = thread
+            message["is_topic_message"] = True
         command = _COMMAND.match(text)
         if command is not None:
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": utf16_len(command.group(0))}]
@@ -309,6 +344,32 @@ class World:
         self._inline_queries[query_id] = payload
         self._enqueue("inline_query", payload)
         return query_id
+
+    async def inline_scroll(
+        self,
+        user_id: int,
+        query: str,
+        *,
+        max_pages: int = 20,
+        timeout: float = 5.0,  # noqa: ASYNC109
+    ) -> list[JSON]:
+        """What a Telegram client does while the user scrolls inline results: ask, then ask again with the
+        answer's next_offset until an answer has none (empty next_offset means no more, InlineQueriesManager.cpp
+        in tdlib: NEXT_OFFSET_MASK only for a non-empty offset). Returns every answer in order; LookupError if the
+        bot keeps offering pages past `max_pages` (a scroll that never ends)."""
+        answers: list[JSON] = []
+        offset = ""
+        for _ in range(max_pages):
+            query_id = await self.inline_query(user_id, query, offset)
+            answer = await self.wait_for_inline_answer(query_id, timeout)
+            answers.append(answer)
+            offset = str(answer.get("next_offset") or "")
+            if not offset:
+                return answers
+        raise LookupError(
+            f"inline results for {query!r} never end: {max_pages} pages, "
+            f"offsets {[a.get('next_offset') for a in answers]}"
+        )
 
     async def choose_inline_result(self, user_id: int, query_id: str, result_id: str, chat_id: int) -> JSON:
         """The user picks a result: its text is posted into chat_id "via bot"; returns that Message."""

@@ -1,4 +1,5 @@
-"""Per-chat command rate limit: past the limit a chat is told once to slow down, then ignored briefly."""
+"""Per-chat rate limit on requests (commands, button presses, inline queries): past the limit a chat is told
+once to slow down, then ignored briefly. Other messages a group admin bot sees are not requests and never count."""
 
 from __future__ import annotations
 
@@ -6,11 +7,13 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from telegram import Update
+from telegram import MessageEntity, Update
 from telegram.ext import ApplicationHandlerStop
 
 from bot.telegram import render
 from bot.telegram.context import Context, services
+from bot.telegram.handlers.answer import answer, forget
+from bot.telegram.handlers.common import send
 from bot.text.normalize import Script
 
 WINDOW_SECONDS = 60.0
@@ -52,6 +55,8 @@ class Throttle:
 
     async def __call__(self, update: Update, context: Context) -> None:
         """TypeHandler callback run before every other handler."""
+        if not asks_the_bot(update):
+            return  # group chatter the bot sees as an admin, service messages: not requests
         chat = update.effective_chat
         user = update.effective_user
         key = chat.id if chat is not None else (user.id if user is not None else None)
@@ -59,7 +64,19 @@ class Throttle:
             return
         script = await services(context).chats.script(chat.id) if chat is not None else Script.SIMPLIFIED
         if update.callback_query is not None:
-            await update.callback_query.answer(render.throttled(script).text)
+            await answer(update, context, render.throttled(script).text)
+            forget(update, context)
         elif chat is not None and update.message is not None and self.should_warn(key):
-            await context.bot.send_message(chat.id, render.throttled(script).text)
+            await send(update, context, render.throttled(script))
         raise ApplicationHandlerStop
+
+
+def asks_the_bot(update: Update) -> bool:
+    """Whether the update is a request to the bot: a command, a button press or an inline query."""
+    if update.callback_query is not None or update.inline_query is not None:
+        return True
+    message = update.message
+    if message is None or not message.text:
+        return False
+    # A bot_command entity at offset 0 is how Telegram marks "/command" (what CommandHandler matches too).
+    return any(e.type == MessageEntity.BOT_COMMAND and e.offset == 0 for e in message.entities)

@@ -9,6 +9,7 @@ from telegram import Update
 from bot.telegram import callbacks, render
 from bot.telegram.callbacks import Action, Callback
 from bot.telegram.context import Context
+from bot.telegram.handlers.answer import answer, forget
 from bot.telegram.handlers.common import prepare
 from bot.telegram.handlers.papers import on_paper_button, on_search_button
 from bot.telegram.handlers.settings import on_lang_button
@@ -18,7 +19,8 @@ from bot.text.normalize import Script
 
 Route = Callable[[Update, Context, Callback, Script], Awaitable[None]]
 
-# Each route answers the callback query itself (an alert, a confirmation or an empty answer).
+# Each route answers the callback query itself (an alert, a confirmation or an empty answer) before it changes
+# anything; on_button answers whatever a route left unanswered.
 _ROUTES: dict[Action, Route] = {
     Action.PAPER: on_paper_button,
     Action.SEARCH: on_search_button,
@@ -44,6 +46,10 @@ async def on_button(update: Update, context: Context) -> None:
     data = callbacks.decode(query.data)
     if data is None or data.action is Action.NOOP or query.message is None:
         # Stale, forged or foreign: say so and touch nothing.
-        await query.answer(render.stale_button(script) if data is None else None)
-        return
-    await _ROUTES[data.action](update, context, data, script)
+        await answer(update, context, render.stale_button(script) if data is None else None)
+    else:
+        await _ROUTES[data.action](update, context, data, script)
+        # Whatever a route left unanswered is answered now: the client's spinner must stop.
+        await answer(update, context)
+    # (When a route raises, errors.on_error answers if nobody did, and forgets.)
+    forget(update, context)

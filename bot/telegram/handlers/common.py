@@ -29,7 +29,7 @@ async def prepare(update: Update, context: Context) -> Script:
 
 
 async def send(update: Update, context: Context, reply: Reply) -> Message | None:
-    """Send a reply into the update's chat (no link previews: cards carry their own links)."""
+    """Send a reply into the update's chat, in the forum topic it came from (no link previews)."""
     chat = update.effective_chat
     if chat is None:
         return None
@@ -37,8 +37,20 @@ async def send(update: Update, context: Context, reply: Reply) -> Message | None
         chat.id,
         reply.text,
         reply_markup=reply.keyboard,
+        message_thread_id=thread_of(update),
         disable_web_page_preview=True,
     )
+
+
+def thread_of(update: Update) -> int | None:
+    """The forum topic the update happened in; None for General and chats without topics.
+
+    Without it a reply in a forum lands in General, not where the user wrote. Only topic messages count:
+    message_thread_id also marks reply threads in ordinary supergroups (telegram-bot-api Client.cpp:18436-18437)."""
+    message = update.effective_message
+    if isinstance(message, Message) and message.is_topic_message and message.message_thread_id:
+        return message.message_thread_id
+    return None
 
 
 async def edit(update: Update, context: Context, reply: Reply) -> None:

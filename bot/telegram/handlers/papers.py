@@ -11,6 +11,7 @@ from bot.storage.chats import SubscriptionKind
 from bot.telegram import render
 from bot.telegram.callbacks import Callback
 from bot.telegram.context import Context, services
+from bot.telegram.handlers.answer import answer
 from bot.telegram.handlers.common import argument, edit, prepare, send
 from bot.telegram.handlers.translation import edit_in_later, will_translate
 from bot.text.normalize import Script, script_for_language, to_script
@@ -91,9 +92,8 @@ async def search(update: Update, context: Context) -> None:
 
 async def on_paper_button(update: Update, context: Context, data: Callback, script: Script) -> None:
     """A button that opens a paper card (sent as a new message, so results stay in place)."""
-    if update.callback_query is not None:
-        await update.callback_query.answer()
-    await show_paper(update, context, data.arg, script)
+    if await answer(update, context):
+        await show_paper(update, context, data.arg, script)
 
 
 async def on_search_button(update: Update, context: Context, data: Callback, script: Script) -> None:
@@ -103,9 +103,10 @@ async def on_search_button(update: Update, context: Context, data: Callback, scr
         return
     query = await services(context).chat_store.query_by_id(int(data.arg))
     if query is None:
-        await callback.answer(render.stale_button(script), show_alert=True)
+        await answer(update, context, render.stale_button(script), alert=True)
         return
-    await callback.answer()
+    if not await answer(update, context):
+        return
     await edit(update, context, await search_reply(context, query, data.page, script, broaden=data.flag))
 
 
@@ -117,12 +118,10 @@ async def inline_query(update: Update, context: Context) -> None:
     script = script_for_language(query.from_user.language_code)
     text = clean_query(query.query)
     svc = services(context)
-    try:
-        page = max(int(query.offset or 0), 0)
-    except ValueError:
-        page = 0
-    if not text:
-        await query.answer([], cache_time=5, is_personal=True)
+    page = _inline_page(query.offset)
+    if not text or page is None:
+        # Nothing typed, or an offset this bot never gave out: an empty last page ends the scrolling.
+        await query.answer([], cache_time=5, is_personal=True, next_offset=None)
         return
     result = await svc.catalogue.search(text, page=page, page_size=INLINE_PAGE)
     results = []
@@ -140,5 +139,15 @@ async def inline_query(update: Update, context: Context) -> None:
                 ),
             )
         )
-    next_offset = str(page + 1) if result.has_more else ""
-    await query.answer(results, cache_time=30, is_personal=False, next_offset=next_offset)
+    # No more results: next_offset must be None. An empty string goes out as "[]" with python-telegram-bot's
+    # Defaults, clients then ask for page "[]", and scrolling repeats page 0 forever.
+    # is_personal: the cards follow the sender's script, so Telegram must not serve one user's answer to another.
+    next_offset = str(page + 1) if result.has_more else None
+    await query.answer(results, cache_time=30, is_personal=True, next_offset=next_offset)
+
+
+def _inline_page(offset: str) -> int | None:
+    """The page an inline query's offset names: 0 for the first request, None for an offset we never sent."""
+    if not offset:
+        return 0
+    return int(offset) if offset.isascii() and offset.isdigit() and len(offset) <= 4 else None

@@ -8,6 +8,7 @@ from bot.services.chats import TimeStatus
 from bot.telegram import render
 from bot.telegram.callbacks import Callback
 from bot.telegram.context import Context, services
+from bot.telegram.handlers.answer import answer
 from bot.telegram.handlers.common import argument, edit, may_change_settings, prepare, send
 from bot.text.normalize import Script, fold
 
@@ -66,9 +67,10 @@ async def on_lang_button(update: Update, context: Context, data: Callback, scrip
     if chat is None or query is None:
         return
     if not await may_change_settings(update, context):
-        await query.answer(render.admins_only(script), show_alert=True)
+        await answer(update, context, render.admins_only(script), alert=True)
         return
+    if not await answer(update, context):
+        return  # pressed while the bot was down: dropped, nothing changed
     chosen = Script(data.arg)
     await services(context).chats.set_script(chat.id, chosen)
-    await query.answer()
     await edit(update, context, render.lang_set(chosen))

@@ -9,6 +9,7 @@ from bot.storage.chats import Subscription, SubscriptionKind
 from bot.telegram import render
 from bot.telegram.callbacks import Action, Callback
 from bot.telegram.context import Context, services
+from bot.telegram.handlers.answer import answer
 from bot.telegram.handlers.common import argument, edit, may_change_settings, prepare, send, settings_chat
 from bot.telegram.handlers.papers import subscribed_topics
 from bot.text.normalize import Script
@@ -106,48 +107,53 @@ async def subscriptions(update: Update, context: Context) -> None:
 
 
 async def on_topic_button(update: Update, context: Context, data: Callback, script: Script) -> None:
-    """Topic buttons: toggle in a list (edits it), subscribe, unsubscribe, or view a topic."""
+    """Topic buttons: toggle in a list (edits it), subscribe, unsubscribe, or view a topic.
+
+    The press is answered before anything changes: an expired press (answer refused) changes nothing."""
     svc = services(context)
     chat = update.effective_chat
-    query = update.callback_query
-    if chat is None or query is None:
+    if chat is None:
         return
     if data.action is Action.TOPICS:
-        await send(update, context, await topics_reply(context, chat.id, script))
+        if await answer(update, context):
+            await send(update, context, await topics_reply(context, chat.id, script))
         return
     topic = svc.catalogue.taxonomy.resolve(data.arg)
     name = topic.name if topic else None
     if name is None and await svc.catalogue.topic_size(data.arg) > 0:
         name = data.arg  # a catalogue topic that config/topics.toml does not list
     if name is None:
-        await query.answer(render.stale_button(script), show_alert=True)
+        await answer(update, context, render.stale_button(script), alert=True)
         return
     if data.action is Action.TOPIC_VIEW:
-        await query.answer()
-        await send(update, context, await topic_view_reply(context, chat.id, name, script))
+        if await answer(update, context):
+            await send(update, context, await topic_view_reply(context, chat.id, name, script))
         return
     if not await may_change_settings(update, context):
-        await query.answer(render.admins_only(script), show_alert=True)
+        await answer(update, context, render.admins_only(script), alert=True)
         return
     subscription = Subscription(SubscriptionKind.TOPIC, name)
-    followed = name in await subscribed_topics(context, chat.id)
+    subs = await svc.chat_store.subscriptions(chat.id)
+    followed = subscription in subs
     want = not followed if data.action is Action.TOPIC_TOGGLE else data.action is Action.TOPIC_SUBSCRIBE
+    limit = svc.settings.max_subscriptions
+    if want and not followed and len(subs) >= limit:
+        await answer(update, context, render.subscribed(subscription, "limit", script, limit=limit).text, alert=True)
+        return
+    done = render.subscribed(subscription, "added" if want else "removed", script)
+    if not await answer(update, context, done.text):
+        return  # pressed while the bot was down: dropped, nothing changed
     if want and not followed:
         outcome = await svc.chats.add(chat.id, subscription)
-        if outcome.status is SubscribeStatus.LIMIT:
-            await query.answer(
-                render.subscribed(subscription, "limit", script, limit=svc.settings.max_subscriptions).text[:200],
-                show_alert=True,
-            )
+        if outcome.status is SubscribeStatus.LIMIT:  # another admin filled the list meanwhile
+            await send(update, context, render.subscribed(subscription, "limit", script, limit=limit))
             return
     elif not want and followed:
         await svc.chats.remove(chat.id, subscription)
-    done = render.subscribed(subscription, "added" if want else "removed", script).text
-    await query.answer(render.cut(done, 200))
     if data.action is Action.TOPIC_TOGGLE:
         await edit(update, context, await topics_reply(context, chat.id, script))
     elif data.action is Action.TOPIC_UNSUBSCRIBE or want:
-        await send(update, context, render.subscribed(subscription, "added" if want else "removed", script))
+        await send(update, context, done)
 
 
 async def topic_view_reply(context: Context, chat_id: int, name: str, script: Script) -> render.Reply:
@@ -166,16 +172,17 @@ async def on_keyword_button(update: Update, context: Context, data: Callback, sc
         return
     keyword = await svc.chat_store.query_by_id(int(data.arg))
     if keyword is None:
-        await query.answer(render.stale_button(script), show_alert=True)
+        await answer(update, context, render.stale_button(script), alert=True)
         return
     if not await may_change_settings(update, context):
-        await query.answer(render.admins_only(script), show_alert=True)
+        await answer(update, context, render.admins_only(script), alert=True)
         return
+    if not await answer(update, context):
+        return  # pressed while the bot was down: dropped, nothing changed
     if data.action is Action.KEYWORD_SUBSCRIBE:
         outcome = await svc.chats.subscribe_keyword(chat.id, keyword)
     else:
         removed = await svc.chats.remove(chat.id, Subscription(SubscriptionKind.KEYWORD, keyword))
         status = SubscribeStatus.REMOVED if removed else SubscribeStatus.NOT_SUBSCRIBED
         outcome = SubscribeOutcome(status, Subscription(SubscriptionKind.KEYWORD, keyword))
-    await query.answer()
     await send(update, context, await _outcome_reply(context, chat.id, outcome, script))

@@ -15,6 +15,7 @@ from bot.storage.chats import SubscriptionKind
 from bot.telegram import render
 from bot.telegram.callbacks import Action, Callback
 from bot.telegram.context import Context, services
+from bot.telegram.handlers.answer import answer
 from bot.telegram.handlers.common import edit
 from bot.text.normalize import Script
 
@@ -94,9 +95,10 @@ async def on_original_button(update: Update, context: Context, data: Callback, s
     svc = services(context)
     lookup = await svc.catalogue.lookup(data.arg)
     if lookup.paper is None:
-        await query.answer(render.stale_button(script), show_alert=True)
+        await answer(update, context, render.stale_button(script), alert=True)
         return
-    await query.answer()
+    if not await answer(update, context):
+        return
     chat = update.effective_chat
     subs = await svc.chat_store.subscriptions(chat.id) if chat is not None else []
     subscribed = frozenset(s.value for s in subs if s.kind is SubscriptionKind.TOPIC)
