@@ -1,5 +1,5 @@
 """`python -m bot [command]`: run the bot (default), ingest seeds, look up and search papers, evaluate
-topic rules, show push statistics."""
+topic rules, show push and translation statistics, translate English-only papers."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import os
 import sys
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.catalogue.topics import Taxonomy, evaluate, format_evaluation
@@ -21,7 +22,10 @@ from bot.services.catalogue import CatalogueService, LookupStatus
 from bot.services.ingest import ingest
 from bot.storage.db import Database, connect
 from bot.storage.papers import PaperStore
+from bot.storage.translations import TranslationStore
 from bot.terminal import NoSender, format_paper, format_search
+from bot.translate.report import format_translation_stats, translation_stats
+from bot.translate.service import RunReport, build_translation
 
 NO_TOKEN = (
     "TELEGRAM_BOT_TOKEN is not set and there is no terminal for the console mode.\n"
@@ -44,7 +48,9 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("--page", type=int, default=1)
     topics = sub.add_parser("topics", help="list topics, or evaluate the keyword rules")
     topics.add_argument("--evaluate", action="store_true", help="precision/recall of the rules on tagged papers")
-    sub.add_parser("stats", help="chats, subscribers and today's pushes")
+    sub.add_parser("stats", help="chats, subscribers, today's pushes and translation tokens")
+    translate = sub.add_parser("translate", help="translate English-only papers now (needs BOT_LLM_URL)")
+    translate.add_argument("--limit", type=int, default=None, help="at most this many papers (default: all)")
     return parser
 
 
@@ -68,6 +74,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_search(settings, " ".join(args.words), args.page))
     if command == "topics":
         return asyncio.run(_topics(settings, evaluate_rules=args.evaluate))
+    if command == "translate":
+        return asyncio.run(_translate(settings, args.limit))
     return asyncio.run(_stats(settings))
 
 
@@ -142,6 +150,44 @@ async def _stats(settings: Settings) -> int:
     db = await Database.open(settings.database)
     try:
         print(format_stats(await PushService(db, settings, NoSender()).stats()))
+        store = TranslationStore(db)
+        print(format_translation_stats(await translation_stats(store, settings.translation, datetime.now(UTC).date())))
     finally:
         await db.close()
     return 0
+
+
+NO_MODEL = (
+    "No model to translate with: set BOT_LLM_URL (an OpenAI-compatible base URL, e.g. http://localhost:11434/v1\n"
+    'for Ollama) and BOT_LLM_MODEL, plus BOT_LLM_API_KEY for a hosted API. See README, "Translation".'
+)
+
+
+async def _translate(settings: Settings, limit: int | None) -> int:
+    if not settings.translation.enabled:
+        print(NO_MODEL, file=sys.stderr)
+        return 2
+    if limit is not None and limit < 1:
+        print("--limit must be at least 1", file=sys.stderr)
+        return 2
+    db = await Database.open(settings.database)
+    service = build_translation(settings, db)
+    assert service is not None
+    try:
+        waiting = await service.store.waiting()
+        target = waiting if limit is None else min(limit, waiting)
+        print(
+            f"{waiting} English-only papers without Chinese; translating {target} with {service.model}", file=sys.stderr
+        )
+
+        def progress(report: RunReport) -> None:
+            print(f"  [{report.attempted}/{target}] {report.summary()}", file=sys.stderr, flush=True)
+
+        report = await service.backfill(limit, progress)
+    finally:
+        await service.close()
+        await db.close()
+    print(report.summary())
+    if report.stopped == "budget":
+        print("stopped by today's budget ([translation] daily_tokens / daily_papers in config/bot.toml)")
+    return 0 if report.translated or not report.attempted else 1

@@ -88,9 +88,7 @@ class PaperCost:
 
 # English-only papers: no curated Chinese abstract, an English one to translate.
 _NEEDS = "p.abstract_zh = '' AND p.abstract_en != ''"
-_OPEN = (
-    "(t.arxiv_id IS NULL OR (t.status != 'done' AND coalesce(t.next_attempt_at, 0) <= :now))"
-)
+_OPEN = "(t.arxiv_id IS NULL OR (t.status != 'done' AND coalesce(t.next_attempt_at, 0) <= :now))"
 
 
 def _candidates(conn: sqlite3.Connection, now: int, limit: int, exclude: frozenset[str]) -> list[Candidate]:
@@ -160,7 +158,7 @@ class TranslationStore:
         """Up to `limit` paper versions to translate, priority first (consistent snapshot)."""
         return await self._db.read(lambda conn: _candidates(conn, now, limit, exclude))
 
-    async def waiting(self, now: int) -> int:
+    async def waiting(self) -> int:
         """English-only paper versions without a valid translation (including those waiting for a retry)."""
         row = await self._db.fetchone(
             "SELECT count(*) FROM papers p LEFT JOIN translations t"

@@ -95,9 +95,7 @@ class ChatClient:
         self._timeout = timeout
         self._max_tokens = max_tokens
         self._temperature = temperature
-        self._client = openai.AsyncOpenAI(
-            base_url=base_url, api_key=api_key or NO_KEY, timeout=timeout, max_retries=0
-        )
+        self._client = openai.AsyncOpenAI(base_url=base_url, api_key=api_key or NO_KEY, timeout=timeout, max_retries=0)
 
     async def complete(self, messages: list[dict[str, str]]) -> Completion:
         """One request; ModelError on any failure (timeouts, HTTP errors, a body that is no completion)."""

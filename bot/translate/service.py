@@ -149,9 +149,7 @@ class TranslationService:
                 pause = exc.retry_after if exc.retry_after is not None else DEFAULT_PAUSE
                 self._paused_until = max(self._paused_until, self._monotonic() + pause)
             log.warning("translation of %s failed: %s (%s)", candidate.arxiv_id, exc.kind, exc)
-            return Outcome(
-                TranslationStatus.FAILED, None, Tokens(), f"{exc.kind}: {exc}", exc.kind, exc.retry_after
-            )
+            return Outcome(TranslationStatus.FAILED, None, Tokens(), f"{exc.kind}: {exc}", exc.kind, exc.retry_after)
         try:
             text = validate(candidate.title_en, candidate.abstract_en, parse(completion.content), completion.model)
         except Rejected as exc:
@@ -247,9 +245,7 @@ class TranslationService:
                 report.stopped = "rate limited"
                 return report
             now = int(self._clock().timestamp())
-            batch = await self.store.candidates(
-                now, limit or self.settings.batch, exclude=frozenset(self._inflight)
-            )
+            batch = await self.store.candidates(now, limit or self.settings.batch, exclude=frozenset(self._inflight))
 
             async def one(candidate: Candidate) -> None:
                 async with self._background:

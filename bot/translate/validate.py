@@ -20,15 +20,33 @@ _HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LATIN = re.compile("[A-Za-z]")
 _KANA = re.compile("[\u3040-\u30ff]")
 _HANGUL = re.compile("[\uac00-\ud7af\u1100-\u11ff]")
-_URL = re.compile(r"(?i)\b(?:https?://|www\.)[^\s<>\"'，。）)\]]+|\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:com|org|net|io|ai|cn|ly|me|gg)\b")
+_URL = re.compile(
+    r"(?i)\b(?:https?://|www\.)[^\s<>\"'，。）)\]]+|\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:com|org|net|io|ai|cn|ly|me|gg)\b"
+)
 _THINK = re.compile(r"(?s)<think>.*?</think>")
 _FENCE = re.compile(r"^```(?:json)?\s*|\s*```$")
 
 # Answers that talk to the reader instead of translating (in either script, checked before OpenCC).
 _CHATTER = (
-    "as an ai", "i cannot", "i can't", "sure, here", "here is the translation", "system prompt",
-    "以下是", "作为一个", "作為一個", "作为ai", "作為ai", "我无法", "我無法", "翻译如下", "翻譯如下",
-    "系统提示", "系統提示", "好的，", "好的,",
+    "as an ai",
+    "i cannot",
+    "i can't",
+    "sure, here",
+    "here is the translation",
+    "system prompt",
+    "以下是",
+    "作为一个",
+    "作為一個",
+    "作为ai",
+    "作為ai",
+    "我无法",
+    "我無法",
+    "翻译如下",
+    "翻譯如下",
+    "系统提示",
+    "系統提示",
+    "好的，",
+    "好的,",
 )
 # Runs of words from our own instructions: an answer containing one repeats the prompt.
 _RULE_WORDS = re.findall(r"[a-z]+", RULES.lower())

@@ -68,9 +68,7 @@ def write_papers(path: Path, papers: list[Paper], topics: tuple[str, ...] = ()) 
 def subscribe(path: Path, chat_id: int, kind: str, value: str) -> None:
     conn = sqlite3.connect(path)
     now = NOW.isoformat()
-    conn.execute(
-        "INSERT OR IGNORE INTO chats (chat_id, created_at, updated_at) VALUES (?, ?, ?)", (chat_id, now, now)
-    )
+    conn.execute("INSERT OR IGNORE INTO chats (chat_id, created_at, updated_at) VALUES (?, ?, ?)", (chat_id, now, now))
     conn.execute(
         "INSERT INTO subscriptions (chat_id, kind, value, created_at) VALUES (?, ?, ?, ?)", (chat_id, kind, value, now)
     )
@@ -92,9 +90,7 @@ class Clock:
         return self.mono
 
 
-def make_service(
-    database: Database, fake: FakeModel, clock: Clock, **overrides: object
-) -> TranslationService:
+def make_service(database: Database, fake: FakeModel, clock: Clock, **overrides: object) -> TranslationService:
     settings = TranslationSettings(
         url=fake.base_url, model="fake-translator", api_key=fake.api_key, concurrency=4, timeout=5.0, batch=10
     )

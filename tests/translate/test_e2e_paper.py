@@ -15,6 +15,7 @@ import pytest
 
 from bot.config import Settings, TranslationSettings
 from bot.telegram.local import LocalBot, running_locally
+from tests.conftest import ADMIN_ID
 from tests.telegram.conftest import E2E_LIMITS, Chat, button_data
 from tests.translate.fake_llm import FakeModel, Mode
 from tests.translate.helpers import ABSTRACTS, english, write_papers
@@ -99,8 +100,15 @@ async def test_without_a_model_the_card_is_english(settings: Settings, english_p
 
 @pytest.mark.parametrize(
     "mode",
-    [Mode.RATE_LIMITED, Mode.SERVER_ERROR, Mode.HANG, Mode.NOT_A_COMPLETION, Mode.ENGLISH, Mode.ECHO_RULES,
-     Mode.OBEY_INJECTION],
+    [
+        Mode.RATE_LIMITED,
+        Mode.SERVER_ERROR,
+        Mode.HANG,
+        Mode.NOT_A_COMPLETION,
+        Mode.ENGLISH,
+        Mode.ECHO_RULES,
+        Mode.OBEY_INJECTION,
+    ],
 )
 async def test_a_failure_leaves_the_english_card_and_a_retry(
     settings: Settings, english_paper: str, fake: FakeModel, mode: Mode
@@ -131,3 +139,16 @@ async def test_curated_chinese_wins_over_a_machine_translation(settings: Setting
         alice = Chat(bot.api, bot.api.add_private_chat(1001, "Alice", language_code="zh-hans"), 1001)
         [card] = await alice.say("/paper 2404.07965")
         assert "Rho-1" in card.text and "机器摘要" not in card.text and "机器翻译" not in card.text
+
+
+async def test_stats_shows_tokens_per_day_and_per_paper(
+    settings: Settings, english_paper: str, fake: FakeModel
+) -> None:
+    async with bot_with(settings, fake) as bot:
+        admin = Chat(bot.api, bot.api.add_private_chat(ADMIN_ID, "Admin", language_code="zh-hans"), ADMIN_ID)
+        [card] = await admin.say(f"/paper {english_paper}")
+        await until(lambda: card.edited == 1)
+        [report] = await admin.say("/stats")
+    assert "translation: model fake-translator" in report.text
+    assert f"1 papers, {fake.prompt_tokens + fake.completion_tokens:,} tokens" in report.text
+    assert f"{english_paper}v1" in report.text

@@ -36,10 +36,17 @@ async def test_failures_accumulate_and_never_overwrite_a_translation(database: D
     write_papers(db_path, [english("2605.00002")])
     store = TranslationStore(database)
     retry = int((NOW + timedelta(minutes=2)).timestamp())
-    await store.record(cand("2605.00002"), TranslationStatus.FAILED, now=NOW, tokens=Tokens(), error="timeout",
-                       next_attempt_at=retry)
-    await store.record(cand("2605.00002"), TranslationStatus.REJECTED, now=NOW, tokens=Tokens(800, 50),
-                       error="rejected: chatter", next_attempt_at=retry)
+    await store.record(
+        cand("2605.00002"), TranslationStatus.FAILED, now=NOW, tokens=Tokens(), error="timeout", next_attempt_at=retry
+    )
+    await store.record(
+        cand("2605.00002"),
+        TranslationStatus.REJECTED,
+        now=NOW,
+        tokens=Tokens(800, 50),
+        error="rejected: chatter",
+        next_attempt_at=retry,
+    )
     row = await store.get("2605.00002", 1)
     assert row is not None and row.status is TranslationStatus.REJECTED and row.attempts == 2
     assert row.tokens == Tokens(800, 50) and row.next_attempt_at == retry and row.text is None
@@ -63,7 +70,7 @@ async def test_curated_papers_are_never_candidates(database: Database, db_path: 
     store = TranslationStore(database)
     assert [c.arxiv_id for c in await store.candidates(int(NOW.timestamp()), 10)] == ["2605.00004"]
     assert await store.source("2605.00003") is None
-    assert await store.waiting(int(NOW.timestamp())) == 1
+    assert await store.waiting() == 1
 
 
 async def test_followed_papers_come_first(database: Database, db_path: Path) -> None:

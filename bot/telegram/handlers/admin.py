@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from telegram import Update
 
 from bot.push.report import format_stats
 from bot.telegram import render
 from bot.telegram.context import Context, services
 from bot.telegram.handlers.common import prepare, send
+from bot.translate.report import format_translation_stats, translation_stats
 
 
 async def stats(update: Update, context: Context) -> None:
-    """/stats: chats, subscribers per topic, today's pushes, next due minute (admins only)."""
+    """/stats: chats, subscribers per topic, today's pushes, next due minute, translation tokens (admins only)."""
     script = await prepare(update, context)
     svc = services(context)
     user = update.effective_user
@@ -19,4 +22,8 @@ async def stats(update: Update, context: Context) -> None:
         await send(update, context, render.not_admin_command(script))
         return
     report = format_stats(await svc.push.stats())
+    if svc.translation is not None:
+        today = datetime.now(UTC).date()
+        stats = await translation_stats(svc.translation.store, svc.settings.translation, today)
+        report += "\n" + format_translation_stats(stats)
     await send(update, context, render.plain(f"<pre>{render.esc(render.cut(report, 3900))}</pre>", script))
