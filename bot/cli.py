@@ -1,5 +1,6 @@
-"""`python -m bot [command]`: run the bot (default), ingest seeds, look up and search papers, evaluate
-topic rules, show push and translation statistics, translate English-only papers."""
+"""`python -m bot [command]`: run the bot (default), ingest seeds, refresh sources and show their state,
+look up (fetching from arXiv when needed) and search papers, evaluate topic rules, show push and
+translation statistics, translate English-only papers."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ from bot.push.report import format_stats
 from bot.push.service import PushService
 from bot.services.catalogue import CatalogueService, LookupStatus
 from bot.services.ingest import ingest
+from bot.services.refresh import FetchStatus, RefreshService, build_fetcher
+from bot.sources.config import load_sources
 from bot.storage.db import Database, connect
 from bot.storage.papers import PaperStore
 from bot.storage.translations import TranslationStore
@@ -51,6 +54,9 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("stats", help="chats, subscribers, today's pushes and translation tokens")
     translate = sub.add_parser("translate", help="translate English-only papers now (needs BOT_LLM_URL)")
     translate.add_argument("--limit", type=int, default=None, help="at most this many papers (default: all)")
+    refresh = sub.add_parser("refresh", help="run sources now (default: every enabled one) and report")
+    refresh.add_argument("names", nargs="*", help="source names from the sources file")
+    sub.add_parser("sources", help="each source's last success, last error, next run and papers")
     return parser
 
 
@@ -72,6 +78,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_paper(settings, args.id))
     if command == "search":
         return asyncio.run(_search(settings, " ".join(args.words), args.page))
+    if command == "refresh":
+        return asyncio.run(_refresh(settings, args.names))
+    if command == "sources":
+        return asyncio.run(_sources(settings))
     if command == "topics":
         return asyncio.run(_topics(settings, evaluate_rules=args.evaluate))
     if command == "translate":
@@ -122,11 +132,65 @@ async def _paper(settings: Settings, text: str) -> int:
     if lookup.status is LookupStatus.FOUND and lookup.paper is not None:
         print(format_paper(lookup.paper))
         return 0
-    if lookup.status is LookupStatus.NOT_IN_CATALOGUE:
-        print(f"{lookup.arxiv_id}: not in the catalogue (https://arxiv.org/abs/{lookup.arxiv_id})")
+    if lookup.status is LookupStatus.NOT_IN_CATALOGUE and lookup.arxiv_id:
+        print(f"{lookup.arxiv_id}: not in the catalogue, fetching from arXiv ...", file=sys.stderr, flush=True)
+        async with _refresher(settings) as refresher:
+            fetched = await refresher.fetch_paper(lookup.arxiv_id)
+        if fetched.status is FetchStatus.FOUND and fetched.paper is not None:
+            print(format_paper(fetched.paper))
+            return 0
+        if fetched.status is FetchStatus.UNKNOWN:
+            print(f"arXiv has no paper {lookup.arxiv_id} (https://arxiv.org/abs/{lookup.arxiv_id})")
+            return 1
+        if fetched.status is FetchStatus.INVALID:
+            print(f"arXiv says {lookup.arxiv_id!r} is not a valid arXiv ID: {fetched.detail}")
+            return 2
+        print(f"arXiv cannot be reached right now; try again later ({fetched.detail})")
         return 1
     print(f"{text!r} is not an arXiv ID or link (e.g. 2404.07965, arXiv:2404.07965v2, an abs or pdf URL)")
     return 2
+
+
+@asynccontextmanager
+async def _refresher(settings: Settings) -> AsyncIterator[RefreshService]:
+    db = await Database.open(settings.database)
+    fetcher = build_fetcher(settings)
+    try:
+        specs = load_sources(settings.sources.file)
+        yield RefreshService(db, settings, Taxonomy.load(settings.topics), specs, fetcher)
+    finally:
+        await fetcher.close()
+        await db.close()
+
+
+async def _refresh(settings: Settings, names: list[str]) -> int:
+    try:
+        async with _refresher(settings) as refresher:
+            unknown = [n for n in names if refresher.spec(n) is None]
+            if unknown:
+                known = ", ".join(s.name for s in refresher.specs) or "none"
+                print(f"unknown source {', '.join(unknown)} (configured: {known})", file=sys.stderr)
+                return 2
+            reports = await refresher.run(names, progress=lambda m: print(m, file=sys.stderr, flush=True))
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    for report in reports:
+        print(report.format())
+    if not reports:
+        print("no source enabled (see the sources file)")
+    return 0 if all(r.ok for r in reports) else 1
+
+
+async def _sources(settings: Settings) -> int:
+    try:
+        async with _refresher(settings) as refresher:
+            statuses = await refresher.status()
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    print("\n".join(s.format() for s in statuses) or "no sources configured")
+    return 0
 
 
 async def _search(settings: Settings, query: str, page: int) -> int:

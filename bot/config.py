@@ -211,6 +211,26 @@ class TranslationSettings:
 
 
 @dataclass(frozen=True)
+class SourcesSettings:
+    """Where new papers come from and how politely they are fetched ([sources] in the file)."""
+
+    file: Path = setting(Path("config/sources.toml"), toml="sources.file", env="BOT_SOURCES")
+    arxiv_feed_url: str = setting(
+        "https://rss.arxiv.org/atom", toml="sources.arxiv_feed_url", env="BOT_ARXIV_FEED_URL", parse=_url
+    )
+    arxiv_api_url: str = setting(
+        "https://export.arxiv.org/api/query", toml="sources.arxiv_api_url", env="BOT_ARXIV_API_URL", parse=_url
+    )
+    # Seconds between two requests to one host; never below 3 against arxiv.org (enforced in bot.sources.http).
+    arxiv_delay: float = setting(3.0, toml="sources.arxiv_delay", env="BOT_ARXIV_DELAY", check=_not_negative)
+    hf_api_url: str = setting("https://huggingface.co/api", toml="sources.hf_api_url", env="BOT_HF_API_URL", parse=_url)
+    # Named in the User-Agent of every request, so a service can reach the operator.
+    contact_url: str = setting("https://github.com/paper-digest-bot/paper-digest-bot", toml="sources.contact_url")
+    timeout: float = setting(30.0, toml="sources.timeout", check=_positive)
+    max_bytes: int = setting(20_000_000, toml="sources.max_bytes", check=_positive)
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the bot needs to know about its deployment."""
 
@@ -230,6 +250,7 @@ class Settings:
     commands_per_minute: int = setting(30, toml="bot.commands_per_minute", check=_positive)
     push: PushSettings = section(PushSettings)
     translation: TranslationSettings = section(TranslationSettings)
+    sources: SourcesSettings = section(SourcesSettings)
     database: Path = setting(Path("data/bot.sqlite3"), toml="storage.database", env="BOT_DATABASE")
     seeds: Path = setting(Path("seeds"), toml="storage.seeds", env="BOT_SEEDS")
     topics: Path = setting(Path("config/topics.toml"), toml="storage.topics", env="BOT_TOPICS")

@@ -389,7 +389,9 @@ def iter_parse_lines(lines: Iterable[str], source: str) -> Iterator[SeedEntry | 
 
         if first == "|":
             if heading is not None:
-                yield _finish_heading(heading, awaiting_link, source)
+                # A heading right above a table is the table's section title ("# 2024年5月"), not a paper.
+                if not (awaiting_link and table is None):
+                    yield _finish_heading(heading, awaiting_link, source)
                 heading = None
             cells = _split_row(stripped)
             if table is None:

@@ -234,6 +234,48 @@ def arxiv_metadata(conn: sqlite3.Connection) -> None:
 
 
 
+@migration(4)
+def sources(conn: sqlite3.Connection) -> None:
+    """Where papers come from: each source's state (last success and error, retry time, HTTP validators),
+    the rows a digest list held at its last fetch, the queries made today (arXiv asks for no repeats
+    within a day), arXiv IDs arXiv did not know (asked again after a day), and Hugging Face upvotes."""
+    _run(
+        conn,
+        """
+        CREATE TABLE source_state (
+            name TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            last_run_at TEXT,
+            last_success_at TEXT,
+            last_error_at TEXT,
+            last_error TEXT,
+            failures INTEGER NOT NULL DEFAULT 0,
+            retry_at TEXT,
+            etag TEXT,
+            last_modified TEXT,
+            papers_new INTEGER NOT NULL DEFAULT 0,
+            papers_updated INTEGER NOT NULL DEFAULT 0,
+            last_report TEXT
+        );
+        CREATE TABLE source_rows (
+            source TEXT NOT NULL,
+            arxiv_id TEXT NOT NULL,
+            digest TEXT NOT NULL,
+            PRIMARY KEY (source, arxiv_id)
+        ) WITHOUT ROWID;
+        CREATE TABLE source_queries (
+            query TEXT PRIMARY KEY,
+            fetched_at TEXT NOT NULL
+        );
+        CREATE TABLE unknown_ids (
+            arxiv_id TEXT PRIMARY KEY,
+            checked_at TEXT NOT NULL
+        );
+        ALTER TABLE papers ADD COLUMN hf_upvotes INTEGER
+        """,
+    )
+
+
 @migration(5)
 def translations(conn: sqlite3.Connection) -> None:
     """Machine translations of English-only papers, one row per arXiv version, and daily model usage.
@@ -300,7 +342,11 @@ def migrate(conn: sqlite3.Connection) -> int:
         "CREATE TABLE IF NOT EXISTS migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT)"
     )
     current = int(conn.execute("PRAGMA user_version").fetchone()[0])
-    for version in sorted(v for v in MIGRATIONS if v > current):
+    applied = {int(row[0]) for row in conn.execute("SELECT version FROM migrations")}
+    # Newer than the database, or a gap below its version: migrations are developed in parallel and
+    # may land out of number order (5 before 4), so a database at 5 still gets 4.
+    pending = [v for v in sorted(MIGRATIONS) if v > current or (v not in applied and applied)]
+    for version in pending:
         name, fn = MIGRATIONS[version]
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -309,10 +355,10 @@ def migrate(conn: sqlite3.Connection) -> int:
                 "INSERT INTO migrations (version, name, applied_at) VALUES (?, ?, ?)",
                 (version, name, datetime.now(UTC).isoformat(timespec="seconds")),
             )
-            conn.execute(f"PRAGMA user_version = {int(version)}")
+            conn.execute(f"PRAGMA user_version = {int(max(version, current))}")
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        current = version
+        current = max(version, current)
     return current
