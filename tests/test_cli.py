@@ -14,6 +14,10 @@ from bot.cli import main
 def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("BOT_DATABASE", str(tmp_path / "cli.sqlite3"))
     monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
+    # No CLI test reaches the internet: arXiv is an address where nothing listens.
+    monkeypatch.setenv("BOT_ARXIV_API_URL", "http://127.0.0.1:9/api/query")
+    monkeypatch.setenv("BOT_ARXIV_FEED_URL", "http://127.0.0.1:9/atom")
+    monkeypatch.setenv("BOT_ARXIV_DELAY", "0")
     # main() installs the process's log handlers; pytest owns them here.
     monkeypatch.setattr("bot.cli.setup_logging", lambda *_: None)
     return tmp_path / "cli.sqlite3"
@@ -37,7 +41,9 @@ def test_unknown_and_invalid_papers(capsys: pytest.CaptureFixture[str]) -> None:
     main(["ingest"])
     capsys.readouterr()
     assert main(["paper", "2501.00001"]) == 1
-    assert "not in the catalogue" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "not in the catalogue, fetching from arXiv" in captured.err
+    assert "arXiv cannot be reached right now; try again later" in captured.out
     assert main(["paper", "<b>hi</b>"]) == 2
     assert "not an arXiv ID" in capsys.readouterr().out
 

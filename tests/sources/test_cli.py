@@ -27,6 +27,7 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, seeded: Path, fake: tup
         "BOT_HF_API_URL": f"{url}/hf/api",
     }.items():
         monkeypatch.setenv(name, value)
+    monkeypatch.setattr("bot.cli.setup_logging", lambda *_: None)
     return sources
 
 
