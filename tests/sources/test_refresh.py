@@ -12,7 +12,7 @@ from bot.config import Settings
 from bot.push.service import PushService
 from bot.services.refresh import FetchStatus, combine
 from bot.storage.chats import Subscription, SubscriptionKind
-from bot.storage.db import Database, open_database
+from bot.storage.db import Database
 from bot.storage.migrations import MIGRATIONS, migrate
 from bot.storage.papers import PaperStore, read_papers
 from tests.push import Clock as PushClock
@@ -225,30 +225,26 @@ async def test_a_subscribers_next_push_carries_a_refreshed_paper(
     fake: tuple[FakeSources, str], make_service: MakeService, settings: Settings, db: Database
 ) -> None:
     server, _ = fake
-    conn = await open_database(settings.database)
     push_clock = PushClock(datetime(2026, 12, 1, 0, 0, tzinfo=UTC))  # 08:00 in Shanghai
     sender = FakeSender()
-    push = PushService(conn, settings, sender, clock=push_clock, sleep=push_clock.sleep)
-    try:
-        await add_chat(conn, 7, [Subscription(SubscriptionKind.TOPIC, "量化")])
-        await add_chat(conn, 8, [Subscription(SubscriptionKind.KEYWORD, "glimmerwave")])
-        await push.reschedule(7)
-        await push.reschedule(8)
-        await push.tick()
-        assert len(sender.ids(7)) == 1  # the one seed paper of 量化
-        assert sender.ids(8) == []  # the keyword matches nothing yet
-        # The night's refresh brings a new quantization paper.
-        server.add(QUANT, listed=True)
-        service = await make_service()
-        (report,) = await service.run(["arxiv"])
-        assert report.new == 1
-        push_clock.now += timedelta(days=1)
-        await push.tick()
-        assert sender.ids(7)[1:] == [QUANT.arxiv_id]
-        assert sender.ids(8) == [QUANT.arxiv_id]  # keyword subscriptions match the English abstract
-        assert sender.notices == []  # something new: no "read everything" notice
-    finally:
-        await conn.close()
+    push = PushService(db, settings, sender, clock=push_clock, sleep=push_clock.sleep)
+    await add_chat(db, 7, [Subscription(SubscriptionKind.TOPIC, "量化")])
+    await add_chat(db, 8, [Subscription(SubscriptionKind.KEYWORD, "glimmerwave")])
+    await push.reschedule(7)
+    await push.reschedule(8)
+    await push.tick()
+    assert len(sender.ids(7)) == 1  # the one seed paper of 量化
+    assert sender.ids(8) == []  # the keyword matches nothing yet
+    # The night's refresh brings a new quantization paper.
+    server.add(QUANT, listed=True)
+    service = await make_service()
+    (report,) = await service.run(["arxiv"])
+    assert report.new == 1
+    push_clock.now += timedelta(days=1)
+    await push.tick()
+    assert sender.ids(7)[1:] == [QUANT.arxiv_id]
+    assert sender.ids(8) == [QUANT.arxiv_id]  # keyword subscriptions match the English abstract
+    assert sender.notices == []  # something new: no "read everything" notice
 
 
 def test_a_database_of_the_previous_release_migrates_intact(tmp_path) -> None:  # type: ignore[no-untyped-def]
