@@ -87,6 +87,26 @@ def message_text(
     return plain, found
 
 
+def link_preview_disabled(options: Any, disable_web_page_preview: bool) -> bool:
+    """Check link_preview_options as telegram-bot-api does; whether previews are off.
+
+    Client.cpp:11361-11365: with link_preview_options present, the legacy disable_web_page_preview is ignored;
+    11368-11372: it must parse as JSON; 11377-11389: an object whose five fields, when present, have the right types.
+    """
+    if options is None or options == "":
+        return disable_web_page_preview  # Client.cpp:11353-11359 (legacy parameter)
+    if isinstance(options, str):
+        raise bad_request("can't parse link preview options JSON object")
+    if not isinstance(options, dict):
+        raise bad_request("object expected as link preview options")
+    for name in ("is_disabled", "prefer_small_media", "prefer_large_media", "show_above_text"):
+        if name in options and not isinstance(options[name], bool):
+            raise bad_request(f'field "{name}" must be of type Boolean')
+    if "url" in options and not isinstance(options["url"], str):
+        raise bad_request('field "url" must be of type String')
+    return options.get("is_disabled") is True
+
+
 def _button_url_ok(url: Any) -> bool:
     if not isinstance(url, str):
         return False
@@ -159,7 +179,7 @@ def bot_commands(commands: Any) -> list[JSON]:
             raise bad_request("can't parse BotCommand: BotCommand must be an Object")
         command, description = entry.get("command"), entry.get("description")
         if not isinstance(command, str) or not isinstance(description, str):
-            raise bad_request("can't parse BotCommand: Field \"command\" must be of type String")
+            raise bad_request('can\'t parse BotCommand: Field "command" must be of type String')
         # BotCommand.cpp:185-195: trimmed, one leading "/" dropped, 1..32 characters.
         command = command.strip()
         command = command[1:] if command.startswith("/") else command
@@ -209,8 +229,10 @@ def inline_results(results: Any, next_offset: Any, *, strict_ampersand: bool = T
     if not isinstance(results, list) or not all(isinstance(r, dict) for r in results):
         raise bad_request("can't parse inline query results JSON object")
     if len(results) > MAX_INLINE_RESULTS:
-        raise bad_request("RESULTS_TOO_MUCH")
+        raise bad_request("too many inline query results specified")  # Client.cpp:10268-10271
     if next_offset is not None and len(str(next_offset).encode("utf-8")) > 64:
+        # Telegram's server (MTProto NEXT_OFFSET_INVALID), not in the open-source code. tdlib passes any other
+        # string on, "[]" included, and only an empty one means "no more" (InlineQueriesManager.cpp:135-137).
         raise bad_request("NEXT_OFFSET_INVALID")
     seen: set[str] = set()
     for result in results:
@@ -227,6 +249,7 @@ def inline_results(results: Any, next_offset: Any, *, strict_ampersand: bool = T
                 raise bad_request("can't parse inline query result: Can't find field \"input_message_content\"")
         content = result.get("input_message_content")
         if isinstance(content, dict) and "message_text" in content:
+            link_preview_disabled(content.get("link_preview_options"), content.get("disable_web_page_preview") is True)
             message_text(
                 content.get("message_text"),
                 content.get("parse_mode"),

@@ -21,7 +21,9 @@ import re
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
+import aiohttp
 from aiohttp import web
 
 from bot.localapi import rules
@@ -134,6 +136,8 @@ _METHODS = (
     "sendChatAction",
 )
 _INT = re.compile(r"-?\d+")
+# td::is_base64url_characters (tdutils/td/utils/base64.cpp:19-21, 210-228): the webhook secret's alphabet.
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]*")
 
 
 class _Params:
@@ -206,6 +210,7 @@ class LocalBotApi(World):
         keep_journal: bool = True,
         strict_ampersand: bool = True,
         query_timeout: float = 15.0,
+        local_mode: bool = False,
     ) -> None:
         prefix = token.split(":", 1)[0]
         super().__init__(
@@ -224,11 +229,16 @@ class LocalBotApi(World):
         self._rate = RateLimiter(self.limits, clock)
         self.keep_journal = keep_journal  # False keeps only failed requests (benchmarks)
         self.query_timeout = query_timeout  # seconds (on `clock`) a callback/inline query stays answerable
+        # telegram-bot-api --local: webhooks may use plain HTTP, any port and local addresses (WebhookActor.cpp:705).
+        self.local_mode = local_mode
+        self.webhook_retry_seconds = 0.05  # pause after a failed delivery (Telegram backs off longer)
+        self._webhook_task: asyncio.Task[None] | None = None
         self.root = ""
         self.commands: dict[tuple[str, str], list[JSON]] = {}
         self._default_menu_button: JSON = {"type": "commands"}
         self._allowed: frozenset[str] | None = None
         self._webhook: JSON | None = None
+        self._webhook_error: tuple[int, str] | None = None  # (date, message) of the last failed delivery
         self._runner: web.AppRunner | None = None
         self._stopping = False
         self._methods: dict[str, tuple[str, Callable[[_Params], Any]]] = {
@@ -253,6 +263,7 @@ class LocalBotApi(World):
         self._stopping = True
         if self._poll_wakeup is not None and not self._poll_wakeup.done():
             self._poll_wakeup.set_result("stop")
+        self._set_webhook_target(None)
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -373,11 +384,7 @@ class LocalBotApi(World):
         offset = p.integer("offset")
         limit = min(max(p.integer("limit") or 100, 1), 100)
         timeout = max(p.number("timeout"), 0.0)
-        allowed = p.obj("allowed_updates", "allowed updates")
-        if allowed is not None:
-            if not isinstance(allowed, list) or not all(isinstance(kind, str) for kind in allowed):
-                raise bad_request("can't parse allowed updates JSON array")
-            self._allowed = frozenset(allowed) if allowed else None
+        self._set_allowed(p)
         if offset is not None:
             self._confirm(offset)
         loop = asyncio.get_running_loop()
@@ -403,6 +410,13 @@ class LocalBotApi(World):
             if wakeup.done() and wakeup.result() == "conflict":
                 raise ApiError(409, CONFLICT)
 
+    def _set_allowed(self, p: _Params) -> None:
+        allowed = p.obj("allowed_updates", "allowed updates")
+        if allowed is not None:
+            if not isinstance(allowed, list) or not all(isinstance(kind, str) for kind in allowed):
+                raise bad_request("can't parse allowed updates JSON array")
+            self._allowed = frozenset(allowed) if allowed else None
+
     def _confirm(self, offset: int) -> None:
         updates = self._updates
         if offset < 0:  # "the last -offset updates"; everything before them is forgotten
@@ -417,12 +431,23 @@ class LocalBotApi(World):
         batch: list[JSON] = []
         allowed = self._allowed
         scanned = self._fetched_upto
+        expired: list[int] = []
         for update_id, kind, payload in self._updates:
             scanned = update_id
+            if self._expired(update_id):
+                expired.append(update_id)
+                continue
             if kind in allowed if allowed is not None else kind not in _NOT_BY_DEFAULT:
                 batch.append({"update_id": update_id, kind: payload})
+                self._handed_over(update_id)
                 if len(batch) >= limit:
                     break
+        if expired:
+            # Telegram's queue forgets an update whose lifetime ran out (world.UPDATE_LIFETIME).
+            for update_id in expired:
+                self._dropped(update_id)
+            gone = set(expired)
+            self._updates = type(self._updates)(u for u in self._updates if u[0] not in gone)
         # Updates of kinds the bot did not ask for count as fetched: Telegram never delivers them.
         self._fetched_upto = max(self._fetched_upto, scanned)
         if batch:
@@ -498,20 +523,105 @@ class LocalBotApi(World):
     def _set_webhook(self, p: _Params) -> bool:
         url = p.string("url")
         if p.flag("drop_pending_updates"):
-            self._drop_updates()
+            self._drop_updates()  # Client.cpp:16006-16008
         if not url:
-            self._webhook = None
+            self._set_webhook_target(None)
             return True
-        if not url.startswith("https://"):
-            raise bad_request("bad webhook: An HTTPS URL must be provided for webhook")
-        self._webhook = {"url": url}
+        parts = urlsplit(url if "://" in url else f"https://{url}")
+        try:
+            port = parts.port or (80 if parts.scheme == "http" else 443)
+        except ValueError:
+            port = -1
+        if parts.scheme not in ("http", "https") or not parts.hostname or port <= 0:
+            raise bad_request("invalid webhook URL specified")  # Client.cpp:16013-16016 (td::parse_url)
+        secret = p.string("secret_token") or ""
+        if len(secret.encode()) > 256:
+            raise bad_request("secret token is too long")  # Client.cpp:16018-16021
+        if not _BASE64URL.fullmatch(secret):
+            raise bad_request("secret token contains unallowed characters")  # Client.cpp:16022-16024
+        if not self.local_mode:
+            # WebhookActor.cpp:705-715, reported as "bad webhook: ..." by Client.cpp:15961.
+            if parts.scheme != "https":
+                raise bad_request("bad webhook: An HTTPS URL must be provided for webhook")
+            if port not in (443, 88, 80, 8443):
+                raise bad_request("bad webhook: Webhook can be set up only on ports 80, 88, 443 or 8443")
+        self._set_allowed(p)  # Client.cpp:16093 update_allowed_update_types
+        self._set_webhook_target({"url": url, "secret_token": secret})
         return True
 
     def _delete_webhook(self, p: _Params) -> bool:
-        self._webhook = None
+        self._set_webhook_target(None)
         if p.flag("drop_pending_updates"):
             self._drop_updates()
         return True
+
+    async def wait_webhook(self, timeout: float = 5.0) -> str:  # noqa: ASYNC109
+        """Wait until the bot has registered a webhook; returns its URL."""
+        return await self._wait_until(
+            lambda: (self._webhook or {}).get("url"), timeout, lambda: f"no webhook set\n{self.describe()}"
+        )
+
+    def _set_webhook_target(self, hook: JSON | None) -> None:
+        """Switch deliveries: a webhook gets updates POSTed by a background task; None stops it."""
+        self._webhook = hook
+        self._notify()
+        if self._webhook_task is not None:
+            self._webhook_task.cancel()
+            self._webhook_task = None
+        self.webhook_wakeup = None
+        if hook is not None:
+            self.webhook_wakeup = asyncio.Event()
+            self._webhook_task = asyncio.get_running_loop().create_task(self._deliver(hook, self.webhook_wakeup))
+
+    async def _deliver(self, hook: JSON, wakeup: asyncio.Event) -> None:
+        """POST each update to the webhook in order, as WebhookActor does (WebhookActor.cpp:552-566): JSON body,
+        X-Telegram-Bot-Api-Secret-Token when a secret was set. A non-2xx answer is journaled as an error and the
+        update is offered again after a pause; a 2xx answer confirms it."""
+        headers = {"Content-Type": "application/json"}
+        if hook["secret_token"]:
+            headers["X-Telegram-Bot-Api-Secret-Token"] = hook["secret_token"]
+        async with aiohttp.ClientSession() as session:
+            while self._webhook is hook and not self._stopping:
+                wakeup.clear()
+                batch = self._collect(1)
+                if not batch:
+                    await wakeup.wait()
+                    continue
+                update = batch[0]
+                self._inflight += 1
+                try:
+                    status, reason = await self._post_update(session, hook["url"], headers, update)
+                finally:
+                    self._inflight -= 1
+                    self._last_activity = asyncio.get_running_loop().time()
+                    self._notify()
+                if 200 <= status < 300:
+                    self._confirm(update["update_id"] + 1)
+                    continue
+                # WebhookActor.cpp:636: "Wrong response from the webhook: <code> <reason>". A refused connection
+                # (status 0) is not the bot's answer: python-telegram-bot registers the webhook before its server
+                # listens, and Telegram simply retries. Only a wrong HTTP answer counts as a bot error.
+                description = f"Wrong response from the webhook: {status} {reason}" if status else reason
+                self._webhook_error = (int(time.time()), description)
+                if status:
+                    entry = JournalEntry(
+                        "webhook", {"update_id": update["update_id"]}, False, status, description, self._clock()
+                    )
+                    self.journal.append(entry)
+                    self._errors.append(entry)
+                self._fetched_upto = update["update_id"] - 1  # offer it again
+                await asyncio.sleep(self.webhook_retry_seconds)
+
+    @staticmethod
+    async def _post_update(
+        session: aiohttp.ClientSession, url: str, headers: dict[str, str], update: JSON
+    ) -> tuple[int, str]:
+        try:
+            async with session.post(url, data=json.dumps(update, ensure_ascii=False).encode(), headers=headers) as r:
+                await r.read()
+                return r.status, r.reason or ""
+        except aiohttp.ClientError as exc:
+            return 0, f"Connection failed: {exc}"
 
     def _drop_updates(self) -> None:
         self._updates.clear()
@@ -523,6 +633,8 @@ class LocalBotApi(World):
             "has_custom_certificate": False,
             "pending_update_count": len(self._updates),
         }
+        if self._webhook is not None and self._webhook_error is not None:
+            info["last_error_date"], info["last_error_message"] = self._webhook_error
         if self._allowed is not None:
             info["allowed_updates"] = sorted(self._allowed)
         return info
@@ -535,6 +647,9 @@ class LocalBotApi(World):
             text, parse_mode, p.obj("entities", "entities"), strict_ampersand=self.strict_ampersand
         )
         markup = rules.reply_markup(p.obj("reply_markup", "reply keyboard markup"))
+        preview_disabled = rules.link_preview_disabled(
+            p.raw.get("link_preview_options"), p.flag("disable_web_page_preview")
+        )
         reply_to = self._reply_target(chat, p)
         thread = self._thread(chat, p)
         self._rate.check(chat.id, group=chat.is_group, paid=p.flag("allow_paid_broadcast"))
@@ -550,6 +665,7 @@ class LocalBotApi(World):
             sender_id=self.bot_id,
             reply_to_message_id=reply_to,
             message_thread_id=thread,
+            link_preview_disabled=preview_disabled,
         )
         chat.messages[msg.message_id] = msg
         self._emit(msg)
@@ -602,6 +718,7 @@ class LocalBotApi(World):
             text, parse_mode, p.obj("entities", "entities"), strict_ampersand=self.strict_ampersand
         )
         markup = self._inline_markup(p)
+        rules.link_preview_disabled(p.raw.get("link_preview_options"), p.flag("disable_web_page_preview"))
         # Telegram compares what users would see (text, entities, keyboard), not the HTML that produced it.
         if plain == msg.text and entities == msg.entities and markup == self._current_markup(msg):
             raise bad_request(NOT_MODIFIED)

@@ -47,6 +47,7 @@ class SentMessage:
     inline_message_id: str | None = None
     reply_to_message_id: int | None = None
     message_thread_id: int | None = None  # the forum topic it was posted in (None: General or not a forum)
+    link_preview_disabled: bool = False  # what link_preview_options / disable_web_page_preview asked for
 
     def buttons(self) -> list[JSON]:
         """The inline keyboard buttons in reading order (empty for no or non-inline markup)."""

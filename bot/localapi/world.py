@@ -24,6 +24,11 @@ from bot.localapi.state import JSON, ApiError, ChatRecord, JournalEntry, SentMes
 _LOG = logging.getLogger(__name__)
 T = TypeVar("T")
 _COMMAND = re.compile(r"/[A-Za-z0-9_]{1,64}(?:@([A-Za-z0-9_]{3,32}))?")
+# How long Telegram keeps an undelivered update queued for the bot (seconds), as telegram-bot-api pushes
+# them into its queue: messages 86400 s from their date (Client.cpp:17053), inline queries 30 s (17073-17075),
+# chosen inline results 600 s (17081-17083), callback queries 150 s (17155-17158, 17215-17218, 17227-17230).
+UPDATE_LIFETIME = {"message": 86400.0, "inline_query": 30.0, "chosen_inline_result": 600.0, "callback_query": 150.0}
+UNANSWERED = "callback query was never answered: the button's spinner keeps turning"
 
 
 class World:
@@ -66,6 +71,11 @@ class World:
         self._last_activity = 0.0  # loop time of the last request or delivered update
         self._waiters: list[asyncio.Future[None]] = []
         self._failures: dict[str, list[ApiError]] = {}  # method -> errors to answer its next calls with
+        self._expires: dict[int, float] = {}  # update id -> `clock` time Telegram drops it if undelivered
+        self._query_of_update: dict[int, str] = {}  # callback update id -> query id
+        self._delivered_queries: set[str] = set()  # callback queries handed to the bot
+        self._reported: set[str] = set()  # unanswered queries already journaled as errors
+        self.webhook_wakeup: asyncio.Event | None = None  # set on every new update while a webhook is active
 
     # --- updates and shapes ------------------------------------------------------------------------------
 
@@ -73,8 +83,13 @@ class World:
         update_id = self._next_update_id
         self._next_update_id += 1
         self._updates.append((update_id, kind, payload))
+        self._expires[update_id] = self._clock() + UPDATE_LIFETIME.get(kind, 86400.0)
+        if kind == "callback_query":
+            self._query_of_update[update_id] = str(payload["id"])
         if self._poll_wakeup is not None and not self._poll_wakeup.done():
             self._poll_wakeup.set_result("update")
+        if self.webhook_wakeup is not None:
+            self.webhook_wakeup.set()
         self._notify()
         return update_id
 
@@ -512,8 +527,34 @@ class World:
             raise LookupError(f"the bot has sent nothing to chat {chat_id}")
         return next(reversed(chat.messages.values()))
 
+    def _expired(self, update_id: int) -> bool:
+        """Whether Telegram would have dropped this undelivered update by now."""
+        return self._clock() >= self._expires.get(update_id, float("inf"))
+
+    def _handed_over(self, update_id: int) -> None:
+        """Bookkeeping when an update reaches the bot (by getUpdates or webhook)."""
+        self._expires.pop(update_id, None)
+        query_id = self._query_of_update.pop(update_id, None)
+        if query_id is not None:
+            self._delivered_queries.add(query_id)
+
+    def _dropped(self, update_id: int) -> None:
+        """An update expired undelivered: a pressed button nobody will ever hear of is no bot error."""
+        self._expires.pop(update_id, None)
+        query_id = self._query_of_update.pop(update_id, None)
+        if query_id is not None:
+            self._pending_callbacks.pop(query_id, None)
+
     def errors(self) -> list[JournalEntry]:
-        """The failed requests (kept apart from the journal, so this stays cheap)."""
+        """The failed requests (kept apart from the journal, so this stays cheap), plus every callback query
+        the bot received and never answered (each journaled once, as Telegram's client would keep spinning)."""
+        for query_id in sorted(self._delivered_queries & self._pending_callbacks.keys() - self._reported):
+            self._reported.add(query_id)
+            entry = JournalEntry(
+                "answerCallbackQuery", {"callback_query_id": query_id}, False, None, UNANSWERED, self._clock()
+            )
+            self.journal.append(entry)
+            self._errors.append(entry)
         return list(self._errors)
 
     def describe(self, chat_id: int | None = None) -> str:

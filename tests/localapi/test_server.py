@@ -621,7 +621,7 @@ async def test_answer_inline_query_rules(api: LocalBotApi, http: httpx.AsyncClie
         return api.inline_query(ALICE, "q")
 
     cases = [
-        ([article(str(i), "x") for i in range(51)], None, "Bad Request: RESULTS_TOO_MUCH"),
+        ([article(str(i), "x") for i in range(51)], None, "Bad Request: too many inline query results specified"),
         ([article("a", "x"), article("a", "y")], None, "Bad Request: RESULT_ID_DUPLICATE"),
         ([article("é" * 33, "x")], None, "Bad Request: RESULT_ID_INVALID"),
         ([article("", "x")], None, "Bad Request: RESULT_ID_INVALID"),

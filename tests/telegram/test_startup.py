@@ -7,9 +7,7 @@ import asyncio
 import logging
 import os
 import signal
-import threading
-from collections.abc import Coroutine, Iterator
-from typing import Any, TypeVar
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -19,37 +17,7 @@ from bot.localapi import ApiError, LocalBotApi
 from bot.telegram import startup
 from bot.telegram.local import LOCAL_TOKEN, running_locally
 from bot.telegram.runner import CONFLICT, UNAUTHORIZED, run_bot
-
-T = TypeVar("T")
-
-
-class ServerThread:
-    """The local Bot API on its own event loop in a thread, so the bot can own the main thread as in production."""
-
-    def __init__(self, api: LocalBotApi) -> None:
-        self.api = api
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-
-    def __enter__(self) -> ServerThread:
-        self._thread.start()
-        self.call(self.api.start())
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.call(self.api.stop())
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(5)
-        self.loop.close()
-
-    def call(self, coro: Coroutine[Any, Any, T], timeout: float = 10.0) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
-
-    def soon(self, action: Any) -> threading.Thread:
-        """Run `action()` in a helper thread (it may block on the server)."""
-        thread = threading.Thread(target=action, daemon=True)
-        thread.start()
-        return thread
+from tests.telegram.threaded import ServerThread
 
 
 @pytest.fixture
