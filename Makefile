@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/catalogue.py
 	$(BIN)/python benchmarks/bot.py
 	$(BIN)/python benchmarks/push.py
+	$(BIN)/python benchmarks/translate.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -46,6 +46,11 @@ TOKENS_PER_PAPER_GUESS = 1500  # reserved per request in flight, so a full batch
 Task = asyncio.Task[MachineTranslation | None]
 
 
+def _judge(candidate: Candidate, content: str, model: str) -> MachineTranslation:
+    """Parse and validate an answer (Rejected when it is not a usable translation)."""
+    return validate(candidate.title_en, candidate.abstract_en, parse(content), model)
+
+
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -141,7 +146,8 @@ class TranslationService:
 
     async def _attempt(self, candidate: Candidate) -> Outcome:
         """Ask the model once and judge the answer (no database writes)."""
-        messages = build_messages(candidate.title_en, candidate.abstract_en, self._glossary)
+        # Prompt building and validation (regexes, OpenCC) run off the event loop: handlers share it.
+        messages = await asyncio.to_thread(build_messages, candidate.title_en, candidate.abstract_en, self._glossary)
         try:
             completion = await self._client.complete(messages)
         except ModelError as exc:
@@ -151,7 +157,7 @@ class TranslationService:
             log.warning("translation of %s failed: %s (%s)", candidate.arxiv_id, exc.kind, exc)
             return Outcome(TranslationStatus.FAILED, None, Tokens(), f"{exc.kind}: {exc}", exc.kind, exc.retry_after)
         try:
-            text = validate(candidate.title_en, candidate.abstract_en, parse(completion.content), completion.model)
+            text = await asyncio.to_thread(_judge, candidate, completion.content, completion.model)
         except Rejected as exc:
             log.warning("translation of %s rejected: %s", candidate.arxiv_id, exc)
             return Outcome(TranslationStatus.REJECTED, None, completion.tokens, f"rejected: {exc}")
