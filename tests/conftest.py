@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.catalogue.topics import Taxonomy
-from bot.config import Settings, load_settings
+from bot.config import Settings, SourcesSettings, load_settings
 from bot.services.ingest import ingest
 from bot.storage.db import Database, connect
 
@@ -33,6 +33,15 @@ def settings(tmp_path: Path) -> Settings:
         seeds=ROOT / "seeds",
         topics=ROOT / "config" / "topics.toml",
         admin_ids=frozenset({ADMIN_ID}),
+        # No test reaches the internet: arXiv and Hugging Face are an address where nothing listens
+        # (tests that need them start the fakes of tests/sources/fakes.py).
+        sources=SourcesSettings(
+            arxiv_feed_url="http://127.0.0.1:9/atom",
+            arxiv_api_url="http://127.0.0.1:9/api/query",
+            arxiv_delay=0.0,
+            hf_api_url="http://127.0.0.1:9/hf/api",
+            timeout=2.0,
+        ),
     )
 
 

@@ -37,6 +37,7 @@ from bot.telegram.handlers import admin, digest, papers, settings, start, subscr
 from bot.telegram.handlers.buttons import on_button
 from bot.telegram.handlers.errors import on_error
 from bot.telegram.sender import TelegramSender
+from bot.telegram.sources import build_refresh, schedule_refresh
 from bot.telegram.startup import apply_cosmetics
 from bot.telegram.throttle import Throttle
 from bot.text.normalize import Script, to_script
@@ -92,6 +93,7 @@ async def _post_init(application: Application) -> None:  # type: ignore[type-arg
         push=push,
         database=database,
         translation=build_translation(settings, database),
+        refresh=build_refresh(settings, database, taxonomy),
     )
     # Cosmetic (menus): a failure is logged and retried in the background, never fatal.
     await apply_cosmetics(application)
@@ -108,6 +110,9 @@ async def _post_init(application: Application) -> None:  # type: ignore[type-arg
             job_kwargs={"max_instances": 4, "misfire_grace_time": 30},
         )
         application.job_queue.run_once(_push_tick, when=1.0, name=f"{PUSH_JOB}-catch-up")
+        refresh = application.bot_data[SERVICES_KEY].refresh
+        if refresh is not None:
+            schedule_refresh(application, refresh)
         if settings.translation.enabled:
             # Translate ahead of the push; a slow model delays only this job (one run at a time).
             application.job_queue.run_repeating(
@@ -121,6 +126,8 @@ async def _post_shutdown(application: Application) -> None:  # type: ignore[type
     if isinstance(found, Services):
         if found.translation is not None:
             await found.translation.close()
+        if found.refresh is not None:
+            await found.refresh.fetcher.close()
         await found.database.close()
 
 

@@ -10,6 +10,7 @@ from bot.config import Settings
 from bot.push.service import PushService
 from bot.services.catalogue import CatalogueService
 from bot.services.chats import ChatService
+from bot.services.refresh import RefreshService
 from bot.storage.chats import ChatStore
 from bot.storage.db import Database
 from bot.translate.service import TranslationService
@@ -28,6 +29,7 @@ class Services:
     push: PushService
     database: Database
     translation: TranslationService | None = None  # None without BOT_LLM_URL
+    refresh: RefreshService | None = None  # sources and /paper fetches from arXiv
 
 
 Context = ContextTypes.DEFAULT_TYPE

@@ -232,6 +232,39 @@ def not_in_catalogue(arxiv_id: str, script: Script) -> Reply:
     return _finish(text, script)
 
 
+def fetching(arxiv_id: str, wait: float, script: Script) -> Reply:
+    """The immediate answer to /paper of a paper we do not hold: it is being fetched."""
+    queue = f"\n前面还有请求在排队，大约需要 {round(wait)} 秒（arXiv 要求每次请求间隔 3 秒）。" if wait >= 1 else ""
+    return _finish(f"⏳ 正在从 arXiv 获取 <code>{esc(arxiv_id)}</code>…{queue}", script)
+
+
+def arxiv_unknown(arxiv_id: str, script: Script) -> Reply:
+    """arXiv answered that it has no such paper."""
+    text = (
+        f"arXiv 上没有 <code>{esc(arxiv_id)}</code> 这篇论文。\n"
+        "请检查编号是否写对（例如 2404.07965），或用 /search 按关键词搜索。"
+    )
+    return _finish(text, script)
+
+
+def arxiv_unreachable(arxiv_id: str, script: Script) -> Reply:
+    """arXiv could not be reached or refused us: nothing is lost, try again later."""
+    text = (
+        f"暂时无法连接 arXiv，未能获取 <code>{esc(arxiv_id)}</code>。请稍后再试。\n"
+        f'也可以直接在 arXiv 查看：<a href="{esc(abs_url(arxiv_id))}">{esc(abs_url(arxiv_id))}</a>'
+    )
+    return _finish(text, script)
+
+
+def arxiv_slow(arxiv_id: str, script: Script) -> Reply:
+    """arXiv is slow: the fetch goes on and the paper will be there next time."""
+    text = (
+        f"arXiv 响应较慢，<code>{esc(arxiv_id)}</code> 仍在获取中。\n"
+        f"请一分钟后再发送 /paper {esc(arxiv_id)}。"
+    )
+    return _finish(text, script)
+
+
 def paper_usage(script: Script, given: str = "") -> Reply:
     """How to call /paper (no or unusable argument)."""
     intro = f"「{esc(cut(given, 60))}」不是有效的 arXiv ID。\n\n" if given.strip() else ""

@@ -10,6 +10,7 @@ from bot.push.report import format_stats
 from bot.telegram import render
 from bot.telegram.context import Context, services
 from bot.telegram.handlers.common import prepare, send
+from bot.telegram.sources import sources_report
 from bot.translate.report import format_translation_stats, translation_stats
 
 
@@ -26,4 +27,5 @@ async def stats(update: Update, context: Context) -> None:
         today = datetime.now(UTC).date()
         stats = await translation_stats(svc.translation.store, svc.settings.translation, today)
         report += "\n" + format_translation_stats(stats)
+    report += "\n" + await sources_report(context)
     await send(update, context, render.plain(f"<pre>{render.esc(render.cut(report, 3900))}</pre>", script))

@@ -14,6 +14,7 @@ from bot.telegram.context import Context, services
 from bot.telegram.handlers.answer import answer
 from bot.telegram.handlers.common import argument, edit, prepare, send
 from bot.telegram.handlers.translation import edit_in_later, will_translate
+from bot.telegram.sources import fetch_into
 from bot.text.normalize import Script, script_for_language, to_script
 
 INLINE_PAGE = 10
@@ -37,6 +38,11 @@ async def show_paper(update: Update, context: Context, text: str, script: Script
             found, script, related=lookup.related, subscribed=subscribed, translating=will_translate(context, found)
         )
     elif lookup.status is LookupStatus.NOT_IN_CATALOGUE and lookup.arxiv_id:
+        refresh = services(context).refresh
+        if refresh is not None:  # fetched from arXiv: "fetching…" now, edited into the card (bot.telegram.sources)
+            waiting = await send(update, context, render.fetching(lookup.arxiv_id, refresh.queue_wait(), script))
+            await fetch_into(context, waiting, lookup.arxiv_id, script)
+            return
         reply = render.not_in_catalogue(lookup.arxiv_id, script)
     else:
         reply = render.paper_usage(script, text)

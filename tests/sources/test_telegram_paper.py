@@ -1,0 +1,84 @@
+"""/paper of a paper the catalogue does not hold, end to end: the real Application on the local Bot API,
+the fake arXiv behind it. "Fetching…" at once, edited into the card (or a clear answer) within 15 s."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.config import Settings
+from bot.localapi import SentMessage
+from bot.telegram.local import LocalBot, running_locally
+from tests.conftest import ADMIN_ID
+from tests.sources.fakes import FakePaper, FakeSources
+from tests.telegram.conftest import E2E_LIMITS, Chat
+
+
+@pytest.fixture
+async def bot(fake_settings: Settings, seeded: Path, tmp_path: Path) -> AsyncIterator[LocalBot]:
+    sources = tmp_path / "sources.toml"  # no scheduled source: only /paper talks to the fake
+    sources.write_text("", encoding="utf-8")
+    settings = fake_settings.with_overrides(sources=dataclasses.replace(fake_settings.sources, file=sources))
+    async with running_locally(settings, limits=E2E_LIMITS) as local:
+        yield local
+        await local.api.wait_idle()
+        assert local.api.errors() == [], "the bot made requests Telegram would reject"
+
+
+async def edited(message: SentMessage, within: float = 15.0) -> float:
+    """Seconds until the message was edited (fails after `within`)."""
+    start = time.monotonic()
+    while not message.edited:
+        assert time.monotonic() - start < within, f"not edited within {within} s: {message.text!r}"
+        await asyncio.sleep(0.02)
+    return time.monotonic() - start
+
+
+async def test_unknown_id_is_fetched_shown_and_searchable(bot: LocalBot, fake: tuple[FakeSources, str]) -> None:
+    server, _ = fake
+    server.add(FakePaper("2612.00042", "Glimmerwave Transformers", "We introduce glimmerwave attention."))
+    alice = Chat(bot.api, 1001, 1001)
+    [card] = await alice.say("/paper https://arxiv.org/abs/2612.00042v1")
+    assert "arXiv" in card.html
+    await edited(card)
+    assert "Glimmerwave Transformers" in card.text and "glimmerwave attention" in card.text
+    [results] = await alice.say("/search glimmerwave")
+    assert "Glimmerwave Transformers" in results.text
+    [again] = await alice.say("/paper 2612.00042")  # now in the catalogue: a card at once, no new request
+    assert "Glimmerwave Transformers" in again.text
+    assert [p for p, _, _ in server.requests] == ["/api/query"]
+
+
+async def test_unknown_and_unreachable_answers_in_the_chats_script(
+    bot: LocalBot, fake: tuple[FakeSources, str]
+) -> None:
+    server, _ = fake
+    bob = Chat(bot.api, 1002, 1002)
+    [missing] = await bob.say("/paper 2612.99999")
+    await edited(missing)
+    assert "arXiv 上没有" in missing.text
+    server.fault = "500"
+    [down] = await bob.say("/paper 2612.99998")
+    await edited(down)
+    assert "暂时无法连接 arXiv" in down.text and "请稍后再试" in down.text
+
+
+async def test_stats_show_the_sources_to_admins(bot: LocalBot) -> None:
+    admin = Chat(bot.api, ADMIN_ID, ADMIN_ID)
+    [report] = await admin.say("/stats")
+    assert "sources:" in report.text
+
+
+def test_fetch_answers_follow_the_script() -> None:
+    from bot.telegram import render
+    from bot.text.normalize import Script
+
+    assert "arXiv 上沒有" in render.arxiv_unknown("2612.99999", Script.TRADITIONAL).text
+    assert "請稍後再試" in render.arxiv_unreachable("2612.99999", Script.TRADITIONAL).text
+    assert "排队" in render.fetching("2612.99999", 9.0, Script.SIMPLIFIED).text
+    assert "排隊" in render.fetching("2612.99999", 9.0, Script.TRADITIONAL).text
