@@ -68,6 +68,7 @@ SAMPLES: dict[str, list[Any]] = {
     "has_subscriptions": [True, False],
     "related": [(), [PAPER]],
     "via": [None, TOPIC_SUB, KEYWORD_SUB],
+    "wait": [0.0, 9.0],
 }
 
 
