@@ -12,6 +12,7 @@ class TagSource(StrEnum):
 
     CATALOGUE = "catalogue"  # written in the seed file
     RULE = "rule"  # inferred by a keyword rule of config/topics.toml
+    MODEL = "model"  # predicted by the classifier trained on the catalogue's own tags (bot.catalogue.tagger)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,9 +69,15 @@ class Paper:
     categories: tuple[str, ...] = ()  # arXiv categories, primary first
     version: int = 0  # arXiv version number; 0 when unknown
     sources: tuple[str, ...] = ()  # names of the sources that contributed the paper
+    # How sure the tagger is of each tag, aligned with `topics`; empty means certain (catalogue tags).
+    topic_confidence: tuple[float, ...] = ()
     # A validated machine translation of this version, when there is no curated Chinese abstract.
     machine: MachineTranslation | None = None
 
     @property
     def topic_names(self) -> tuple[str, ...]:
         return tuple(name for name, _ in self.topics)
+
+    def confidence(self, index: int) -> float:
+        """The confidence of the tag `topics[index]` (1.0 when none was recorded)."""
+        return self.topic_confidence[index] if index < len(self.topic_confidence) else 1.0

@@ -9,17 +9,18 @@ The keywords and words of all topics are compiled into trie-shaped regexes searc
 which keeps tagging at tens of thousands of papers per second whatever the number of keywords;
 regex patterns are searched one by one, so keep them few and starting with a literal.
 
-Run `python -m bot.catalogue.topics [seeds-dir] [topics.toml]` to print the rules' evaluation.
+Run `python -m bot.catalogue.topics [seeds-dir] [topics.toml]` to print the taggers' evaluation
+(bot.catalogue.tagger).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import re
 import sys
 import tomllib
-import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -30,17 +31,17 @@ from bot.catalogue.model import Paper, TagSource
 from bot.text.normalize import fold, fold_cached, to_simplified
 
 __all__ = [
-    "Evaluation",
+    "RULE_MAX_TAGS",
+    "RULE_RELATIVE",
     "Taxonomy",
     "Topic",
-    "TopicScore",
-    "evaluate",
-    "format_evaluation",
+    "confidence_of",
+    "has_catalogue_tags",
     "match_fold",
 ]
 
 _RULE_KEYS = ("keywords", "words", "patterns", "title_keywords", "title_words", "title_patterns")
-_KEYS = frozenset({"name", "english", "aliases", *_RULE_KEYS})
+_KEYS = frozenset({"name", "english", "aliases", "categories", *_RULE_KEYS})
 _SPACES = re.compile(r"\s+")
 _ESCAPE = re.compile(r"\\.|\(\?P<[^>]*>")
 
@@ -63,6 +64,7 @@ class Topic:
     title_keywords: tuple[str, ...] = ()
     title_words: tuple[str, ...] = ()
     title_patterns: tuple[re.Pattern[str], ...] = ()
+    categories: tuple[str, ...] = ()  # arXiv categories that count as one mention (lower case: cs.cv)
 
     @property
     def label(self) -> str:
@@ -73,6 +75,30 @@ class Topic:
 def _key(name: str) -> str:
     """The lookup key of a topic name or alias: folded, with inner runs of spaces collapsed."""
     return _SPACES.sub(" ", fold_cached(name)).strip()
+
+
+# The rules' decision (Taxonomy.rule_tags): keep topics scoring at least this share of the best one.
+RULE_RELATIVE = 0.7
+RULE_MAX_TAGS = 2
+
+
+def has_catalogue_tags(paper: Paper) -> bool:
+    """Whether people (the catalogue) tagged the paper: then taggers leave it alone."""
+    return any(source is TagSource.CATALOGUE for _, source in paper.topics)
+
+
+def confidence_of(score: float) -> float:
+    """A rule score mapped to (0, 1): one abstract mention ~0.4, a title hit plus mentions ~0.75."""
+    return round(score / (score + 1.0), 3)
+
+
+def _decide(scores: Mapping[str, float], relative: float, limit: int) -> tuple[tuple[str, float], ...]:
+    """The best-scoring topic, and the next ones scoring at least `relative` of it, up to `limit`."""
+    ranked = sorted(((score, name) for name, score in scores.items() if score > 0), key=lambda sn: -sn[0])
+    if not ranked:
+        return ()
+    best = ranked[0][0]
+    return tuple((name, confidence_of(score)) for score, name in ranked[:limit] if score >= relative * best)
 
 
 def match_fold(text: str) -> str:
@@ -113,7 +139,8 @@ class _LiteralMatcher:
         other_first = [lit for lit in literals if not lit[0].isascii()]
         self._regexes = tuple(re.compile(_trie_pattern(group)) for group in (ascii_first, other_first) if group)
 
-    def find(self, text: str, into: set[int]) -> None:
+    def find(self, text: str, into: Counter[int]) -> None:
+        """Add one to `into[topic]` for every occurrence of one of the topic's literals."""
         at = self._at
         for regex in self._regexes:
             search = regex.search
@@ -126,7 +153,8 @@ class _LiteralMatcher:
                         or (start + length < len(text) and _is_word_char(text[start + length]))
                     ):
                         continue
-                    into |= topics
+                    for topic in topics:
+                        into[topic] += 1
                 pos = start + 1
 
 
@@ -185,6 +213,10 @@ class Taxonomy:
                     literals[key].setdefault(folded, set()).add(index)
         self._text_literals = _LiteralMatcher(literals["keywords"], literals["words"])
         self._title_literals = _LiteralMatcher(literals["title_keywords"], literals["title_words"])
+        self._by_category: dict[str, list[int]] = {}
+        for index, topic in enumerate(self.topics):
+            for category in topic.categories:
+                self._by_category.setdefault(category.strip().lower(), []).append(index)
         self._patterns = [
             (i, t.patterns, t.title_patterns) for i, t in enumerate(self.topics) if t.patterns or t.title_patterns
         ]
@@ -251,19 +283,67 @@ class Taxonomy:
 
     # -- rules ---------------------------------------------------------------------------------
 
-    def tag(self, title_en: str, title_zh: str, abstract_zh: str) -> tuple[str, ...]:
-        """Names of the topics whose rules match the paper, in taxonomy order."""
+    def _hits(
+        self, title_en: str, title_zh: str, abstract: str, categories: Iterable[str] = ()
+    ) -> tuple[Counter[int], Counter[int]]:
+        """Rule hits per topic index: (in the titles, anywhere in titles + abstract)."""
         titles = match_fold(f"{title_en}\n{title_zh}")
-        text = f"{titles}\n{match_fold(abstract_zh)}"
-        hits: set[int] = set()
-        self._title_literals.find(titles, hits)
-        self._text_literals.find(text, hits)
+        text = f"{titles}\n{match_fold(abstract)}"
+        in_title: Counter[int] = Counter()
+        anywhere: Counter[int] = Counter()
+        self._title_literals.find(titles, in_title)
+        self._text_literals.find(titles, in_title)
+        self._text_literals.find(text, anywhere)
         for index, patterns, title_patterns in self._patterns:
-            if index in hits:
-                continue
-            if any(p.search(text) for p in patterns) or any(p.search(titles) for p in title_patterns):
-                hits.add(index)
-        return tuple(self.topics[i].name for i in sorted(hits))
+            for pattern in title_patterns:
+                in_title[index] += pattern.search(titles) is not None
+            for pattern in patterns:
+                in_title[index] += pattern.search(titles) is not None
+                anywhere[index] += len(pattern.findall(text))
+        for category in categories:
+            for index in self._by_category.get(category.strip().lower(), ()):
+                anywhere[index] += 1
+        return +in_title, +anywhere
+
+    def tag(
+        self, title_en: str, title_zh: str, abstract_zh: str, abstract_en: str = "", categories: Iterable[str] = ()
+    ) -> tuple[str, ...]:
+        """Names of every topic whose rules match the paper at all, in taxonomy order.
+
+        This is the raw evidence; `rule_tags` decides which of these a paper is tagged with.
+        """
+        in_title, anywhere = self._hits(title_en, title_zh, f"{abstract_zh}\n{abstract_en}", categories)
+        return tuple(self.topics[i].name for i in sorted(set(in_title) | set(anywhere)))
+
+    def rule_scores(
+        self, title_en: str, title_zh: str, abstract_zh: str, abstract_en: str = "", categories: Iterable[str] = ()
+    ) -> dict[str, float]:
+        """How strongly each matching topic's rules speak for the paper (topics with no hit absent).
+
+        A hit in a title says more than one in the abstract, and one more occurrence in the abstract
+        says less than the one before: score = min(title hits, 2) + ln(1 + hits anywhere).
+        """
+        in_title, anywhere = self._hits(title_en, title_zh, f"{abstract_zh}\n{abstract_en}", categories)
+        return {
+            self.topics[i].name: min(in_title[i], 2) + math.log1p(anywhere[i])
+            for i in sorted(set(in_title) | set(anywhere))
+        }
+
+    def rule_tags(
+        self, title_en: str, title_zh: str, abstract_zh: str, abstract_en: str = "", categories: Iterable[str] = ()
+    ) -> tuple[tuple[str, float], ...]:
+        """The topics the rules tag a paper with, strongest first, each with a confidence in (0, 1).
+
+        A paper is about one or two things: the strongest topic is kept, and others only when their
+        evidence is close to it (RULE_RELATIVE) — a passing mention of "agent" in a quantization
+        paper does not make it an agent paper. At most RULE_MAX_TAGS topics.
+        """
+        scores = self.rule_scores(title_en, title_zh, abstract_zh, abstract_en, categories)
+        return _decide(scores, RULE_RELATIVE, RULE_MAX_TAGS)
+
+    def rule_tags_of(self, paper: Paper) -> tuple[tuple[str, float], ...]:
+        """`rule_tags` for a Paper (English abstract and arXiv categories included)."""
+        return self.rule_tags(paper.title_en, paper.title_zh, paper.abstract_zh, paper.abstract_en, paper.categories)
 
     def apply_rules(self, papers: Iterable[Paper]) -> list[Paper]:
         """Papers with rule tags added where the catalogue gave none; catalogue tags are never touched.
@@ -272,12 +352,16 @@ class Taxonomy:
         """
         result: list[Paper] = []
         for paper in papers:
-            if any(source is TagSource.CATALOGUE for _, source in paper.topics):
+            if has_catalogue_tags(paper):
                 result.append(paper)
                 continue
-            names = self.tag(paper.title_en, paper.title_zh, paper.abstract_zh)
-            topics = tuple((name, TagSource.RULE) for name in names)
-            result.append(paper if topics == paper.topics else dataclasses.replace(paper, topics=topics))
+            tags = self.rule_tags_of(paper)
+            topics = tuple((name, TagSource.RULE) for name, _ in tags)
+            confidence = tuple(c for _, c in tags)
+            if topics == paper.topics and confidence == paper.topic_confidence:
+                result.append(paper)
+            else:
+                result.append(dataclasses.replace(paper, topics=topics, topic_confidence=confidence))
         return result
 
     def canonicalize(self, papers: Iterable[Paper]) -> tuple[list[Paper], dict[str, int]]:
@@ -329,6 +413,7 @@ def _topic_from_mapping(raw: Any, source: str, number: int) -> Topic:
         title_keywords=_keywords(raw, "title_keywords", where),
         title_words=_keywords(raw, "title_words", where),
         title_patterns=_patterns(raw, "title_patterns", where),
+        categories=tuple(c.strip().lower() for c in _strings(raw, "categories", where) if c.strip()),
     )
 
 
@@ -368,145 +453,18 @@ def _patterns(raw: Mapping[str, Any], key: str, where: str) -> tuple[re.Pattern[
     return tuple(patterns)
 
 
-# -- evaluation ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class TopicScore:
-    """How the rules of one topic agree with the catalogue's tags."""
-
-    name: str
-    support: int  # papers the catalogue tags with the topic
-    predicted: int  # papers the rules tag with it
-    true_positives: int  # papers both tag with it
-
-    @property
-    def precision(self) -> float | None:
-        """Share of the rules' tags the catalogue agrees with; None when the rules never fire."""
-        return self.true_positives / self.predicted if self.predicted else None
-
-    @property
-    def recall(self) -> float | None:
-        """Share of the catalogue's tags the rules find; None when the catalogue never uses the topic."""
-        return self.true_positives / self.support if self.support else None
-
-
-@dataclass(frozen=True, slots=True)
-class Evaluation:
-    """The rules measured against the catalogue, on the papers the catalogue tagged."""
-
-    papers: int  # papers with at least one catalogue topic
-    scores: tuple[TopicScore, ...]  # taxonomy order
-    hit_rate: float  # share of papers where the rules find at least one of their catalogue topics
-    exact_rate: float  # share where the rules find exactly the catalogue's topics
-    silent_rate: float  # share where the rules find no topic at all
-    micro_precision: float | None
-    micro_recall: float | None
-    unknown_topics: dict[str, int]  # catalogue names the taxonomy does not know, ignored above
-
-
-def evaluate(papers: Sequence[Paper], taxonomy: Taxonomy) -> Evaluation:
-    """Apply the rules to every catalogue-tagged paper as if it had no tags, and compare."""
-    support: Counter[str] = Counter()
-    predicted: Counter[str] = Counter()
-    agreed: Counter[str] = Counter()
-    unknown: Counter[str] = Counter()
-    evaluated = hits = exact = silent = 0
-    for paper in papers:
-        truth: set[str] = set()
-        for name, source in paper.topics:
-            if source is not TagSource.CATALOGUE:
-                continue
-            topic = taxonomy.resolve(name)
-            if topic is None:
-                unknown[name] += 1
-            else:
-                truth.add(topic.name)
-        if not truth:
-            continue
-        evaluated += 1
-        guess = set(taxonomy.tag(paper.title_en, paper.title_zh, paper.abstract_zh))
-        support.update(truth)
-        predicted.update(guess)
-        agreed.update(truth & guess)
-        hits += bool(truth & guess)
-        exact += truth == guess
-        silent += not guess
-    scores = tuple(TopicScore(t.name, support[t.name], predicted[t.name], agreed[t.name]) for t in taxonomy.topics)
-    total_predicted = sum(predicted.values())
-    total_support = sum(support.values())
-    total_agreed = sum(agreed.values())
-    return Evaluation(
-        papers=evaluated,
-        scores=scores,
-        hit_rate=hits / evaluated if evaluated else 0.0,
-        exact_rate=exact / evaluated if evaluated else 0.0,
-        silent_rate=silent / evaluated if evaluated else 0.0,
-        micro_precision=total_agreed / total_predicted if total_predicted else None,
-        micro_recall=total_agreed / total_support if total_support else None,
-        unknown_topics=dict(unknown),
-    )
-
-
-def _width(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
-
-
-def _pad(text: str, width: int, *, right: bool = False) -> str:
-    gap = " " * max(0, width - _width(text))
-    return gap + text if right else text + gap
-
-
-def _ratio(value: float | None) -> str:
-    return "—" if value is None else f"{value:.2f}"
-
-
-def format_evaluation(ev: Evaluation) -> str:
-    """A plain-text table for a terminal or a monospace chat message."""
-    header = ("topic", "support", "rules", "agree", "precision", "recall")
-    rows = [
-        (s.name, str(s.support), str(s.predicted), str(s.true_positives), _ratio(s.precision), _ratio(s.recall))
-        for s in ev.scores
-    ]
-    rows.append(
-        (
-            "all (micro)",
-            str(sum(s.support for s in ev.scores)),
-            str(sum(s.predicted for s in ev.scores)),
-            str(sum(s.true_positives for s in ev.scores)),
-            _ratio(ev.micro_precision),
-            _ratio(ev.micro_recall),
-        )
-    )
-    widths = [max(_width(row[i]) for row in (header, *rows)) for i in range(len(header))]
-
-    def line(row: tuple[str, ...]) -> str:
-        return "  ".join(_pad(cell, widths[i], right=i > 0) for i, cell in enumerate(row)).rstrip()
-
-    out = [line(header), "  ".join("-" * w for w in widths)]
-    out.extend(line(row) for row in rows)
-    out.append("support: papers the catalogue tags with the topic; rules: papers the rules tag; agree: both")
-    out.append("")
-    out.append(f"papers with catalogue topics: {ev.papers}")
-    out.append(f"rules find at least one catalogue topic: {ev.hit_rate:.0%}")
-    out.append(f"rules find exactly the catalogue topics: {ev.exact_rate:.0%}")
-    out.append(f"rules find no topic at all: {ev.silent_rate:.0%}")
-    if ev.unknown_topics:
-        names = ", ".join(f"{name} ({count})" for name, count in sorted(ev.unknown_topics.items()))
-        out.append(f"catalogue topics missing from the taxonomy (ignored): {names}")
-    return "\n".join(out)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    """Print the rules' evaluation on the seed files."""
+    """Print the evaluation of every tagging method on the seed files."""
     from bot.catalogue.merge import merge
     from bot.catalogue.parse import parse_file
+    from bot.catalogue.tagger import Method, evaluate_method, format_evaluation
 
     args = list(sys.argv[1:] if argv is None else argv)
     seeds = Path(args[0]) if args else Path("seeds")
     taxonomy = Taxonomy.load(Path(args[1]) if len(args) > 1 else Path("config/topics.toml"))
     entries = [e for f in sorted(seeds.glob("*.txt")) for e in parse_file(f).entries]
-    print(format_evaluation(evaluate(merge(entries).papers, taxonomy)))
+    papers = merge(entries).papers
+    print("\n\n".join(format_evaluation(evaluate_method(papers, taxonomy, m)) for m in Method))
     return 0
 
 

@@ -12,7 +12,7 @@ import pytest
 from bot.catalogue.merge import merge
 from bot.catalogue.model import Paper, TagSource
 from bot.catalogue.parse import parse_file
-from bot.catalogue.topics import Taxonomy, Topic, TopicScore, evaluate, format_evaluation, match_fold
+from bot.catalogue.topics import Taxonomy, Topic, match_fold
 from bot.text.normalize import fold
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -191,7 +191,10 @@ def test_apply_rules_only_touches_papers_without_catalogue_topics(tax: Taxonomy)
     stale = paper("Nothing relevant here", topics=(("量化", TagSource.RULE),))
     out = tax.apply_rules([tagged, untagged, stale])
     assert out[0] is tagged
-    assert out[1].topics == (("評估", TagSource.RULE), ("量化", TagSource.RULE))
+    # The quantization evidence (title keyword, -bit) outweighs the evaluation one ("how good").
+    assert out[1].topics[0] == ("量化", TagSource.RULE)
+    assert all(0.0 < c < 1.0 for c in out[1].topic_confidence)
+    assert len(out[1].topic_confidence) == len(out[1].topics)
     assert out[2].topics == ()
     assert tax.apply_rules(out) == out  # idempotent
 
@@ -267,46 +270,3 @@ def test_load_accepts_regex_escapes_and_lookbehind(tmp_path: Path) -> None:
     assert taxonomy.tag("", "", "化學實驗") == ("化學",)  # pattern converted to match traditional text too
     assert taxonomy.tag("Chemistry LLM", "", "") == ("化學",)
     assert taxonomy.tag("", "", "强化学习") == ()
-
-
-# -- evaluation ------------------------------------------------------------------------------------
-
-
-def test_evaluation_arithmetic() -> None:
-    taxonomy = Taxonomy([Topic("Q", keywords=("quant",)), Topic("M", keywords=("multimodal",))])
-    papers = [
-        paper("quant paper", topics=(("Q", TagSource.CATALOGUE),)),  # Q: hit
-        paper("multimodal quant", topics=(("Q", TagSource.CATALOGUE),)),  # Q hit, M false positive
-        paper("plain", topics=(("M", TagSource.CATALOGUE),)),  # M missed, rules silent
-        paper("quant", topics=(("Unknown", TagSource.CATALOGUE), ("M", TagSource.CATALOGUE))),  # wrong
-        paper("quant", topics=(("Q", TagSource.RULE),)),  # not evaluated: no catalogue topic
-    ]
-    ev = evaluate(papers, taxonomy)
-    assert ev.papers == 4
-    assert ev.scores == (TopicScore("Q", 2, 3, 2), TopicScore("M", 2, 1, 0))
-    assert ev.scores[0].precision == pytest.approx(2 / 3)
-    assert ev.scores[0].recall == 1.0
-    assert ev.scores[1].precision == 0.0
-    assert ev.scores[1].recall == 0.0
-    assert (ev.hit_rate, ev.exact_rate, ev.silent_rate) == (0.5, 0.25, 0.25)
-    assert ev.micro_precision == pytest.approx(2 / 4)
-    assert ev.micro_recall == pytest.approx(2 / 4)
-    assert ev.unknown_topics == {"Unknown": 1}
-    assert TopicScore("Z", 0, 0, 0).precision is None
-    assert TopicScore("Z", 0, 0, 0).recall is None
-
-
-def test_evaluation_on_the_seeds(tax: Taxonomy, seed_papers: list[Paper]) -> None:
-    ev = evaluate(seed_papers, tax)
-    assert ev.papers == 48
-    assert sum(s.support for s in ev.scores) == 52  # 44 rows with one topic, 4 with two
-    assert ev.unknown_topics == {}
-    values = [ev.hit_rate, ev.exact_rate, ev.silent_rate, ev.micro_precision, ev.micro_recall]
-    values += [v for s in ev.scores for v in (s.precision, s.recall)]
-    assert all(v is not None and 0.0 <= v <= 1.0 for v in values)
-    # The rules are meant to be useful, not perfect: most tagged papers get at least one right topic.
-    assert ev.hit_rate >= 0.5
-    text = format_evaluation(ev)
-    assert all(name in text for name in tax.names)
-    assert "precision" in text
-    assert f"{ev.hit_rate:.0%}" in text
