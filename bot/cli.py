@@ -14,7 +14,8 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.catalogue.topics import Taxonomy, evaluate, format_evaluation
+from bot.catalogue.tagger import Method, evaluate_method, format_evaluation
+from bot.catalogue.topics import Taxonomy
 from bot.config import ConfigError, Settings, load_settings
 from bot.logs import setup_logging
 from bot.push.report import format_stats
@@ -49,8 +50,10 @@ def _parser() -> argparse.ArgumentParser:
     search = sub.add_parser("search", help="search the catalogue")
     search.add_argument("words", nargs="+")
     search.add_argument("--page", type=int, default=1)
-    topics = sub.add_parser("topics", help="list topics, or evaluate the keyword rules")
-    topics.add_argument("--evaluate", action="store_true", help="precision/recall of the rules on tagged papers")
+    topics = sub.add_parser("topics", help="list topics, evaluate the taggers, or list unfiled topic names")
+    topics.add_argument(
+        "--evaluate", action="store_true", help="precision/recall of rules, model and hybrid on catalogue-tagged papers"
+    )
     sub.add_parser("stats", help="chats, subscribers, today's pushes and translation tokens")
     translate = sub.add_parser("translate", help="translate English-only papers now (needs BOT_LLM_URL)")
     translate.add_argument("--limit", type=int, default=None, help="at most this many papers (default: all)")
@@ -203,7 +206,8 @@ async def _search(settings: Settings, query: str, page: int) -> int:
 async def _topics(settings: Settings, *, evaluate_rules: bool) -> int:
     async with _catalogue(settings) as catalogue:
         if evaluate_rules:
-            print(format_evaluation(evaluate(await catalogue.all_papers(), catalogue.taxonomy)))
+            papers = await catalogue.all_papers()
+            print("\n\n".join(format_evaluation(evaluate_method(papers, catalogue.taxonomy, m)) for m in Method))
             return 0
         for topic in await catalogue.topics():
             print(f"{topic.papers:6d}  {topic.name}")

@@ -174,7 +174,9 @@ class Tagger:
             if rules[i]:
                 result.append(tuple(Tag(name, TagSource.RULE, c) for name, c in rules[i]))
             else:
-                result.append(tuple(Tag(name, TagSource.MODEL, round(c, 3)) for name, c in predicted.get(i, ())))
+                # Stored confidences are in (0, 1]: a tiny probability still records as 0.001.
+                tags = predicted.get(i, ())
+                result.append(tuple(Tag(name, TagSource.MODEL, max(round(c, 3), 0.001)) for name, c in tags))
         return result
 
     def tag(self, paper: Paper) -> tuple[Tag, ...]:

@@ -233,7 +233,6 @@ def arxiv_metadata(conn: sqlite3.Connection) -> None:
     )
 
 
-
 @migration(4)
 def sources(conn: sqlite3.Connection) -> None:
     """Where papers come from: each source's state (last success and error, retry time, HTTP validators),
@@ -332,6 +331,43 @@ def search_index_state(conn: sqlite3.Connection) -> None:
             papers INTEGER NOT NULL,
             rebuilt_at TEXT NOT NULL
         )
+        """,
+    )
+
+
+@migration(7)
+def tag_provenance(conn: sqlite3.Connection) -> None:
+    """Tags may come from the learned model and carry a confidence; topic names seen in catalogue lists
+    are recorded with what they were filed under.
+
+    `paper_topics` is rebuilt because SQLite cannot change a CHECK constraint in place; existing tags
+    keep their source and get confidence 1. `topic_names` holds every catalogue name that is not
+    exactly a topic name or alias: `variant` (filed under `topic` automatically), `doubtful` (close to
+    `topic` but not filed), `new` (no topic; kept off the papers until adopted) and `adopted` (on
+    enough papers to be a topic of its own). `papers` is a JSON list of the arXiv IDs that carry it.
+    """
+    _run(
+        conn,
+        """
+        CREATE TABLE paper_topics_v7 (
+            topic TEXT NOT NULL,
+            paper_id INTEGER NOT NULL REFERENCES papers (id) ON DELETE CASCADE,
+            source TEXT NOT NULL CHECK (source IN ('catalogue', 'rule', 'model')),
+            confidence REAL NOT NULL DEFAULT 1.0 CHECK (confidence > 0 AND confidence <= 1),
+            PRIMARY KEY (topic, paper_id)
+        ) WITHOUT ROWID;
+        INSERT INTO paper_topics_v7 (topic, paper_id, source) SELECT topic, paper_id, source FROM paper_topics;
+        DROP TABLE paper_topics;
+        ALTER TABLE paper_topics_v7 RENAME TO paper_topics;
+        CREATE INDEX paper_topics_by_paper ON paper_topics (paper_id);
+        CREATE TABLE topic_names (
+            name TEXT PRIMARY KEY,
+            status TEXT NOT NULL CHECK (status IN ('variant', 'doubtful', 'new', 'adopted')),
+            topic TEXT,
+            score REAL NOT NULL DEFAULT 0,
+            papers TEXT NOT NULL DEFAULT '[]',
+            updated_at TEXT NOT NULL
+        ) WITHOUT ROWID
         """,
     )
 

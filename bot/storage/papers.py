@@ -39,6 +39,8 @@ def content_hash(paper: Paper) -> str:
         paper.date_is_exact,
         sorted([name, str(source)] for name, source in paper.topics),
     ]
+    if paper.topic_confidence:
+        payload.append([round(c, 2) for c in paper.topic_confidence])
     if paper.abstract_en or paper.authors or paper.categories or paper.version or paper.sources:
         # Only papers with arXiv metadata hash it, so seed-only papers keep the digests they had.
         payload += [paper.abstract_en, list(paper.authors), list(paper.categories), paper.version, list(paper.sources)]
@@ -111,7 +113,7 @@ class WriteRun:
         )
         new_rows: list[tuple[Any, ...]] = []
         changed_rows: list[tuple[Any, ...]] = []
-        tag_rows: list[tuple[str, str, str]] = []
+        tag_rows: list[tuple[str, str, str, float]] = []
         changed_ids: list[tuple[str]] = []
         for paper in papers:
             digest = content_hash(paper)
@@ -136,7 +138,10 @@ class WriteRun:
             else:
                 changed_rows.append((*fields, self._now, paper.arxiv_id))
                 changed_ids.append((paper.arxiv_id,))
-            tag_rows.extend((name, str(source), paper.arxiv_id) for name, source in paper.topics)
+            tag_rows.extend(
+                (name, str(source), paper.arxiv_id, paper.confidence(i))
+                for i, (name, source) in enumerate(paper.topics)
+            )
         # Many rows per statement: FTS5 flushes its pending index at every statement boundary
         # inside a transaction, so one INSERT per row (executemany) would write a tiny index
         # segment per paper and triple the cost of a large ingest.
@@ -160,8 +165,8 @@ class WriteRun:
             changed_ids,
         )
         conn.execute(
-            "INSERT OR IGNORE INTO paper_topics (topic, paper_id, source)"
-            " SELECT value ->> 0, p.id, value ->> 1 FROM json_each(?) JOIN papers p ON p.arxiv_id = value ->> 2",
+            "INSERT OR IGNORE INTO paper_topics (topic, paper_id, source, confidence)"
+            " SELECT value ->> 0, p.id, value ->> 1, value ->> 3 FROM json_each(?) JOIN papers p ON p.arxiv_id = value ->> 2",
             (json.dumps(tag_rows, ensure_ascii=False),),
         )
 
@@ -391,11 +396,12 @@ class PaperStore:
         return _to_papers(rows)
 
     async def topic_papers_newest_first(self) -> dict[str, list[str]]:
-        """Topic -> every arXiv ID carrying it, newest first (the push planner's in-memory view)."""
+        """Topic -> every arXiv ID carrying it, catalogue-tagged papers first, each group newest first
+        (the push planner's in-memory view)."""
         result: dict[str, list[str]] = {}
         rows = await self._db.fetchall(
             "SELECT pt.topic, p.arxiv_id FROM paper_topics pt JOIN papers p ON p.id = pt.paper_id"
-            " ORDER BY pt.topic, p.published DESC, p.arxiv_id DESC"
+            " ORDER BY pt.topic, pt.source = 'catalogue' DESC, p.published DESC, p.arxiv_id DESC"
         )
         for topic, arxiv_id in rows:
             result.setdefault(topic, []).append(arxiv_id)

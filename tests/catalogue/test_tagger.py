@@ -38,7 +38,15 @@ def paper(
     categories: tuple[str, ...] = (),
 ) -> Paper:
     return Paper(
-        arxiv_id, title_en, "", abstract, date(2024, 4, 1), False, topics, abstract_en=abstract_en, categories=categories
+        arxiv_id,
+        title_en,
+        "",
+        abstract,
+        date(2024, 4, 1),
+        False,
+        topics,
+        abstract_en=abstract_en,
+        categories=categories,
     )
 
 
