@@ -295,11 +295,17 @@ class Taxonomy:
         self._text_literals.find(titles, in_title)
         self._text_literals.find(text, anywhere)
         for index, patterns, title_patterns in self._patterns:
+            if index in in_title:
+                # A title hit already makes the topic a strong candidate: spare the regex scans
+                # (they cost more than all the literals together).
+                continue
             for pattern in title_patterns:
                 in_title[index] += pattern.search(titles) is not None
             for pattern in patterns:
-                in_title[index] += pattern.search(titles) is not None
-                anywhere[index] += len(pattern.findall(text))
+                # One search over the text first: most patterns match nothing, and that is the cheap answer.
+                if pattern.search(text) is not None:
+                    in_title[index] += pattern.search(titles) is not None
+                    anywhere[index] += len(pattern.findall(text))
         for category in categories:
             for index in self._by_category.get(category.strip().lower(), ()):
                 anywhere[index] += 1

@@ -166,7 +166,8 @@ class WriteRun:
         )
         conn.execute(
             "INSERT OR IGNORE INTO paper_topics (topic, paper_id, source, confidence)"
-            " SELECT value ->> 0, p.id, value ->> 1, value ->> 3 FROM json_each(?) JOIN papers p ON p.arxiv_id = value ->> 2",
+            " SELECT value ->> 0, p.id, value ->> 1, value ->> 3"
+            " FROM json_each(?) JOIN papers p ON p.arxiv_id = value ->> 2",
             (json.dumps(tag_rows, ensure_ascii=False),),
         )
 
