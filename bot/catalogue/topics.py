@@ -139,8 +139,9 @@ class _LiteralMatcher:
         other_first = [lit for lit in literals if not lit[0].isascii()]
         self._regexes = tuple(re.compile(_trie_pattern(group)) for group in (ascii_first, other_first) if group)
 
-    def find(self, text: str, into: Counter[int]) -> None:
-        """Add one to `into[topic]` for every occurrence of one of the topic's literals."""
+    def find(self, text: str, into: Counter[int], head: Counter[int] | None = None, head_end: int = 0) -> None:
+        """Add one to `into[topic]` for every occurrence of one of the topic's literals, and to
+        `head[topic]` too for those starting before `head_end` (the titles at the start of the text)."""
         at = self._at
         for regex in self._regexes:
             search = regex.search
@@ -155,6 +156,9 @@ class _LiteralMatcher:
                         continue
                     for topic in topics:
                         into[topic] += 1
+                    if head is not None and start < head_end:
+                        for topic in topics:
+                            head[topic] += 1
                 pos = start + 1
 
 
@@ -292,12 +296,11 @@ class Taxonomy:
         in_title: Counter[int] = Counter()
         anywhere: Counter[int] = Counter()
         self._title_literals.find(titles, in_title)
-        self._text_literals.find(titles, in_title)
-        self._text_literals.find(text, anywhere)
+        self._text_literals.find(text, anywhere, in_title, len(titles))
         for index, patterns, title_patterns in self._patterns:
-            if index in in_title:
-                # A title hit already makes the topic a strong candidate: spare the regex scans
-                # (they cost more than all the literals together).
+            if index in in_title or index in anywhere:
+                # Literals already found the topic: spare the regex scans (they cost more than all
+                # the literals together); patterns add evidence only where literals found none.
                 continue
             for pattern in title_patterns:
                 in_title[index] += pattern.search(titles) is not None
