@@ -557,6 +557,12 @@ class World:
             self._errors.append(entry)
         return list(self._errors)
 
+    def take_errors(self) -> list[JournalEntry]:
+        """The failures so far, forgotten afterwards (a test that provoked them on purpose checks and clears)."""
+        found = self.errors()
+        self._errors.clear()
+        return found
+
     def describe(self, chat_id: int | None = None) -> str:
         """A readable dump of a chat and the latest requests, for assertion messages."""
         lines: list[str] = []

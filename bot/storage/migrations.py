@@ -372,6 +372,13 @@ def tag_provenance(conn: sqlite3.Connection) -> None:
     )
 
 
+@migration(9)
+def push_thread(conn: sqlite3.Connection) -> None:
+    """Forum supergroups: the topic (message_thread_id) where the daily push goes, the one /subscribe was sent
+    in; NULL means the General topic, and every chat that is not a forum."""
+    conn.execute("ALTER TABLE chats ADD COLUMN push_thread_id INTEGER")
+
+
 def migrate(conn: sqlite3.Connection) -> int:
     """Apply every registered migration newer than the database; return the resulting version."""
     conn.execute(

@@ -32,6 +32,7 @@ from bot.services.ingest import ingest, needs_ingest
 from bot.storage.chats import ChatStore
 from bot.storage.db import Database, connect
 from bot.storage.papers import PaperStore
+from bot.storage.threads import PushThreads
 from bot.telegram.context import SERVICES_KEY, Context, Services, services
 from bot.telegram.handlers import admin, digest, papers, settings, start, subscriptions, translation
 from bot.telegram.handlers.buttons import on_button
@@ -82,7 +83,8 @@ async def _post_init(application: Application) -> None:  # type: ignore[type-arg
     # Load OpenCC's dictionaries now, not in the first traditional-script reply (tens of milliseconds).
     await asyncio.to_thread(to_script, "简体", Script.TRADITIONAL)
     database = await Database.open(settings.database)
-    push = PushService(database, settings, TelegramSender(application.bot))
+    threads = PushThreads(database)
+    push = PushService(database, settings, TelegramSender(application.bot, threads))
     await push.recover()
     chat_store = ChatStore(database)
     application.bot_data[SERVICES_KEY] = Services(
@@ -94,6 +96,7 @@ async def _post_init(application: Application) -> None:  # type: ignore[type-arg
         database=database,
         translation=build_translation(settings, database),
         refresh=build_refresh(settings, database, taxonomy),
+        threads=threads,
     )
     # Cosmetic (menus): a failure is logged and retried in the background, never fatal.
     await apply_cosmetics(application)

@@ -13,6 +13,7 @@ from bot.services.chats import ChatService
 from bot.services.refresh import RefreshService
 from bot.storage.chats import ChatStore
 from bot.storage.db import Database
+from bot.storage.threads import PushThreads
 from bot.translate.service import TranslationService
 
 SERVICES_KEY = "services"
@@ -30,6 +31,7 @@ class Services:
     database: Database
     translation: TranslationService | None = None  # None without BOT_LLM_URL
     refresh: RefreshService | None = None  # sources and /paper fetches from arXiv
+    threads: PushThreads | None = None  # forum chats' push topic
 
 
 Context = ContextTypes.DEFAULT_TYPE

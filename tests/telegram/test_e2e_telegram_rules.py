@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import pytest
 from telegram import Update
@@ -174,3 +175,30 @@ async def test_late_commands_are_answered(timed_bot: LocalBot, clock: Clock) -> 
     [card] = api.messages(alice.chat_id)
     assert "Rho-1" in card.text
     assert api.errors() == []
+
+
+async def test_a_forums_daily_push_goes_to_the_topic_where_it_subscribed(bot: LocalBot) -> None:
+    bot.api.add_group(FORUM, "论文组", admins=[ADMIN], members=[MEMBER], forum=True)
+    papers = bot.api.add_topic(FORUM, "每日论文")
+    await bot.api.send_text(FORUM, ADMIN, "/subscribe 量化", thread=papers)
+    [confirmed] = await bot.api.wait_for_messages(FORUM, 1)
+    assert confirmed.message_thread_id == papers
+    svc = bot.application.bot_data["services"]
+    push = svc.push
+
+    async def push_time() -> datetime:
+        chat = await svc.chat_store.get(FORUM)
+        return datetime.fromtimestamp(chat.next_push_at, UTC)
+
+    report = await push.tick(await push_time())
+    await bot.api.wait_idle()
+    pushed = bot.api.messages(FORUM)[1:]
+    assert pushed and all(m.message_thread_id == papers for m in pushed), report
+    # An admin deletes the topic: the next push goes to General instead of failing every day.
+    bot.api.delete_topic(FORUM, papers)
+    before = len(bot.api.messages(FORUM))
+    await push.tick(await push_time())
+    await bot.api.wait_idle()
+    later = bot.api.messages(FORUM)[before:]
+    assert later and all(m.message_thread_id is None for m in later)
+    assert [e.description for e in bot.api.take_errors()] == ["Bad Request: message thread not found"]

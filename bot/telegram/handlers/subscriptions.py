@@ -10,7 +10,7 @@ from bot.telegram import render
 from bot.telegram.callbacks import Action, Callback
 from bot.telegram.context import Context, services
 from bot.telegram.handlers.answer import answer
-from bot.telegram.handlers.common import argument, edit, may_change_settings, prepare, send, settings_chat
+from bot.telegram.handlers.common import argument, edit, may_change_settings, prepare, send, settings_chat, thread_of
 from bot.telegram.handlers.papers import subscribed_topics
 from bot.text.normalize import Script
 
@@ -53,7 +53,16 @@ async def subscribe(update: Update, context: Context) -> None:
         await send(update, context, await topics_reply(context, chat_id, script))
         return
     outcome = await services(context).chats.subscribe(chat_id, text)
+    if outcome.status in (SubscribeStatus.ADDED, SubscribeStatus.ALREADY):
+        await push_here(update, context)
     await send(update, context, await _outcome_reply(context, chat_id, outcome, script))
+
+
+async def push_here(update: Update, context: Context) -> None:
+    """In a forum, the daily push goes to the topic where the chat last subscribed (None: General)."""
+    chat, threads = update.effective_chat, services(context).threads
+    if chat is not None and chat.is_forum and threads is not None:
+        await threads.set(chat.id, thread_of(update))
 
 
 async def _unsubscribe_menu(context: Context, chat_id: int, script: Script) -> render.Reply:
@@ -148,6 +157,7 @@ async def on_topic_button(update: Update, context: Context, data: Callback, scri
         if outcome.status is SubscribeStatus.LIMIT:  # another admin filled the list meanwhile
             await send(update, context, render.subscribed(subscription, "limit", script, limit=limit))
             return
+        await push_here(update, context)
     elif not want and followed:
         await svc.chats.remove(chat.id, subscription)
     if data.action is Action.TOPIC_TOGGLE:
@@ -181,6 +191,8 @@ async def on_keyword_button(update: Update, context: Context, data: Callback, sc
         return  # pressed while the bot was down: dropped, nothing changed
     if data.action is Action.KEYWORD_SUBSCRIBE:
         outcome = await svc.chats.subscribe_keyword(chat.id, keyword)
+        if outcome.status is SubscribeStatus.ADDED:
+            await push_here(update, context)
     else:
         removed = await svc.chats.remove(chat.id, Subscription(SubscriptionKind.KEYWORD, keyword))
         status = SubscribeStatus.REMOVED if removed else SubscribeStatus.NOT_SUBSCRIBED
