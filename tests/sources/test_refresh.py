@@ -288,7 +288,9 @@ def test_a_database_of_the_previous_release_migrates_intact(tmp_path) -> None:  
     migrated.create_function("fts_text", 1, lambda t: t, deterministic=True)
     assert migrate(migrated) == max(MIGRATIONS)
     for table, rows in dump.items():
-        assert migrated.execute(f"SELECT * FROM {table} ORDER BY 1, 2").fetchall() == rows
+        after = migrated.execute(f"SELECT * FROM {table} ORDER BY 1, 2").fetchall()
+        # Later migrations may add columns (chats.push_thread_id, migration 9): the old ones keep their values.
+        assert [row[: len(rows[0])] for row in after] == rows
     row = migrated.execute("SELECT title_en, abstract_zh, abstract_en, version, hf_upvotes FROM papers").fetchone()
     assert row == ("Old", "旧摘要。", "", 0, None)
     assert migrated.execute("SELECT count(*) FROM source_state").fetchone() == (0,)
