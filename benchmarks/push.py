@@ -2,14 +2,17 @@
 
     python benchmarks/push.py [--papers 100000] [--chats 100000] [--send-chats 5000] [--paced-chats 3000]
 
-1. planning: --chats chats with 3 topic subscriptions each, all due in the same minute, at --papers
-   papers: PushService.plan_due (reads the due chats, picks each chat's papers, writes the plan).
+1. planning: --chats chats with 3 topic subscriptions each, spread over six timezones and all due in
+   the run's own minute (their push time is that minute on their own clock, so any hour works), at
+   --papers papers: PushService.plan_due (reads the due chats, picks each chat's papers, writes the plan).
+   Baseline: SQLite inserting the same rows with INSERT ... SELECT (the floor of any plan that logs them).
 2. sending, rate limits off: a fan-out of --send-chats chats (3 papers each) through python-telegram-bot
    to the local Bot API running in another process (so the server does not share the bot's core).
 3. sending at Telegram's pace: --paced-chats chats, one paper each, the bot's global rate at its default
    (25/s) and the server enforcing Telegram's limits (30/s overall, 1/s per chat): counts 429s and
    duplicates as the server saw them.
-The catalogue is ingested in a child process, so the peak RSS printed is the push's own.
+The catalogue is ingested in a child process, so the peak RSS printed is the push's own. The run exits
+non-zero when it measured nothing: a chat not planned, a message not sent or sent twice.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing as mp
+import os
 import resource
 import shutil
 import socket
@@ -83,11 +87,7 @@ def add_chats(db: Path, chats: int, now: datetime) -> None:
         )
         conn.executemany(
             "INSERT INTO subscriptions (chat_id, kind, value, created_at) VALUES (?, 'topic', ?, ?)",
-            (
-                (FIRST_CHAT + i, topics[(i + k * 7) % len(topics)], stamp)
-                for i in range(chats)
-                for k in range(3)
-            ),
+            ((FIRST_CHAT + i, topics[(i + k * 7) % len(topics)], stamp) for i in range(chats) for k in range(3)),
         )
     conn.close()
 
@@ -147,6 +147,17 @@ async def fan_out(db: Path, settings: Settings, port: int) -> tuple[float, dict[
     return elapsed, {"sent": report.sent, "failed": report.failed, "chats": report.chats_sent}
 
 
+FAILURES: list[str] = []
+
+
+def expect(condition: bool, what: str) -> None:
+    """A benchmark that measured nothing (0 chats planned, messages missing) must not print a figure as if
+    it had: record the failure, print it, and exit non-zero at the end."""
+    if not condition:
+        FAILURES.append(what)
+        print(f"  FAILED: {what}")
+
+
 def run_sends(base: Path, work: Path, chats: int, settings: Settings, limits: RateLimits, label: str) -> None:
     db = work / f"sends-{chats}-{settings.push.global_rate}.sqlite3"
     shutil.copy(base, db)
@@ -166,17 +177,45 @@ def run_sends(base: Path, work: Path, chats: int, settings: Settings, limits: Ra
         f" server saw {seen['messages']:,} messages, {seen['duplicates']} duplicates,"
         f" {seen['429']} x 429, {seen['errors']} errors; bot failures {report['failed']}"
     )
+    expected = chats * settings.papers_per_push
+    expect(report["chats"] == chats, f"{label}: {report['chats']:,} of {chats:,} chats sent to")
+    expect(report["sent"] == expected, f"{label}: {report['sent']:,} of {expected:,} messages sent")
+    expect(seen["messages"] == expected and not seen["duplicates"], f"{label}: the server saw {seen}")
 
 
-async def plan_all(db: Path, settings: Settings, now: datetime) -> tuple[float, int]:
+async def plan_all(db: Path, settings: Settings, now: datetime) -> tuple[float, float, int, int]:
+    """(wall seconds, process CPU seconds, chats planned, rows planned) of one PushService.plan_due."""
     conn = await Database.open(db)
     try:
         service = PushService(conn, settings, NoSender())
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         plans = await service.plan_due(now)
-        return time.perf_counter() - start, len(plans)
+        elapsed, used = time.perf_counter() - start, time.process_time() - cpu
+        return elapsed, used, len(plans), sum(len(plan.rows) for plan in plans)
     finally:
         await conn.close()
+
+
+def insert_floor(db: Path) -> float:
+    """Baseline: seconds SQLite alone takes to insert the rows just planned into a table with the same
+    columns, indexes and foreign key (INSERT ... SELECT: no Python, no decisions, one transaction)."""
+    conn = connect(db)
+    try:
+        columns = [row[1] for row in conn.execute("PRAGMA table_info(deliveries)")]
+        schema = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'deliveries'").fetchone()[0]
+        conn.execute(schema.replace("CREATE TABLE deliveries", "CREATE TABLE floor", 1))
+        for (sql,) in conn.execute("SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'deliveries'"):
+            if sql:
+                conn.execute(
+                    sql.replace("INDEX deliveries_", "INDEX floor_", 1).replace("ON deliveries", "ON floor", 1)
+                )
+        start = time.perf_counter()
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute(f"INSERT INTO floor ({', '.join(columns)}) SELECT {', '.join(columns)} FROM deliveries")
+        conn.execute("COMMIT")
+        return time.perf_counter() - start
+    finally:
+        conn.close()
 
 
 def main() -> None:
@@ -187,6 +226,7 @@ def main() -> None:
     parser.add_argument("--paced-chats", type=int, default=3_000)
     args = parser.parse_args()
     base_settings = load_settings(ROOT / "config" / "bot.toml", {})
+    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the start")
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         start = time.perf_counter()
@@ -201,8 +241,15 @@ def main() -> None:
         now = datetime.now(UTC).replace(second=0, microsecond=0)
         add_chats(db, args.chats, now)
         settings = base_settings.with_overrides(database=db, papers_per_push=3)
-        elapsed, planned = asyncio.run(plan_all(db, settings, now))
-        print(f"planning: {planned:,} due chats x 3 subscriptions planned in {elapsed:.2f} s (target <= 2 s)")
+        elapsed, cpu, planned, rows = asyncio.run(plan_all(db, settings, now))
+        floor = insert_floor(db)
+        print(
+            f"planning: {planned:,} due chats x 3 subscriptions, {rows:,} messages planned in {elapsed:.2f} s"
+            f" (CPU {cpu:.2f} s; target <= 1 s); SQLite alone inserts those rows in {floor:.2f} s:"
+            f" planning = {elapsed / floor:.1f}x the bare insert"
+        )
+        expect(0 < planned == args.chats, f"planning: {planned:,} of {args.chats:,} due chats planned")
+        expect(rows == 3 * args.chats, f"planning: {rows:,} of {3 * args.chats:,} messages planned")
         print(f"  peak RSS so far: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB (target <= 300)")
 
         print("sending:")
@@ -213,6 +260,8 @@ def main() -> None:
         paced = base_settings.with_overrides(papers_per_push=1)
         run_sends(base, work, args.paced_chats, paced, RateLimits(), "Telegram's limits, 25/s")
     print(f"peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+    if FAILURES:
+        sys.exit(f"measured nothing or the wrong thing: {'; '.join(FAILURES)}")
 
 
 if __name__ == "__main__":

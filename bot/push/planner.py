@@ -20,7 +20,6 @@ schedule is unchanged, so a /time that raced the tick wins.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import time, timedelta
@@ -185,7 +184,7 @@ class ChunkPlan:
         return found
 
     def row_groups(self) -> list[RowGroup]:
-        return [(via, day, kind, rows, json.dumps(rows)) for (via, day, kind), (rows, _) in self.groups.items()]
+        return [(via, day, kind, rows) for (via, day, kind), (rows, _) in self.groups.items()]
 
 
 def decide(state: ChunkState, work: Sequence[Work], ctx: PlanContext) -> ChunkPlan:

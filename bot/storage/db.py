@@ -10,8 +10,8 @@ must be registered on each connection.
   refresh job (`write(fn)`), runs inside BEGIN IMMEDIATE ... COMMIT while holding the lock, so no
   writer's statement can land inside another writer's transaction, whatever python-telegram-bot's
   `concurrent_updates` or aiosqlite's internals do.
-- **readers**: an aiosqlite connection for the handlers' queries and a sqlite3 connection on its own
-  thread for consistent multi-statement snapshots (`read(fn)`). In WAL mode they never wait for the
+- **readers**: an aiosqlite connection for the handlers' queries and sqlite3 connections on their own
+  threads for consistent multi-statement snapshots (`read(fn)`). In WAL mode they never wait for the
   writer, so a long batch write does not stall a handler's read.
 """
 
@@ -33,6 +33,9 @@ from bot.storage.index import ensure_index
 from bot.storage.migrations import migrate
 
 BUSY_TIMEOUT_MS = 5000
+# Snapshot readers: two big reads overlap (the push planner reads its due chats while the topic lists
+# load); with one thread they queued behind each other.
+SNAPSHOT_THREADS = 2
 
 T = TypeVar("T")
 Params = Sequence[Any]
@@ -157,10 +160,13 @@ class Transaction:
 class Database:
     """The bot's SQLite file: one serialized writer, readers that never wait for it. Open with `open()`."""
 
-    def __init__(self, path: Path, writer: _Worker, snapshot: _Worker, reader: aiosqlite.Connection) -> None:
+    def __init__(self, path: Path, writer: _Worker, snapshots: list[_Worker], reader: aiosqlite.Connection) -> None:
         self.path = path
         self._writer = writer
-        self._snapshot = snapshot
+        self._snapshots = snapshots
+        self._idle: asyncio.Queue[_Worker] = asyncio.Queue()
+        for worker in snapshots:
+            self._idle.put_nowait(worker)
         self._reader = reader
         self._lock = asyncio.Lock()
 
@@ -172,17 +178,18 @@ class Database:
             raise ValueError("Database needs a file: its connections must share one database")
         await asyncio.to_thread(lambda: connect(file).close())
         writer = _Worker(file, "db-writer")
-        snapshot = _Worker(file, "db-snapshot")
-        await writer.start()
-        await snapshot.start()
+        snapshots = [_Worker(file, f"db-snapshot-{i}") for i in range(SNAPSHOT_THREADS)]
+        for worker in (writer, *snapshots):
+            await worker.start()
         reader = await open_database(file)
-        return cls(file, writer, snapshot, reader)
+        return cls(file, writer, snapshots, reader)
 
     async def close(self) -> None:
         """Close every connection (waits for a running write to finish)."""
         async with self._lock:
             await self._writer.close()
-        await self._snapshot.close()
+        for worker in self._snapshots:
+            await worker.close()
         await self._reader.close()
 
     # -- writes -------------------------------------------------------------------------------------
@@ -221,5 +228,10 @@ class Database:
             return await cursor.fetchone()
 
     async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run a synchronous function in one read transaction: a consistent snapshot for big reads."""
-        return await self._snapshot.call(partial(_in_transaction, begin="BEGIN", fn=fn))
+        """Run a synchronous function in one read transaction: a consistent snapshot for big reads.
+        Up to SNAPSHOT_THREADS of them run at once, each on its own connection and thread."""
+        worker = await self._idle.get()
+        try:
+            return await worker.call(partial(_in_transaction, begin="BEGIN", fn=fn))
+        finally:
+            self._idle.put_nowait(worker)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 from typing import Any, NamedTuple, TypeVar
 
 from bot.storage.db import Database
@@ -50,9 +51,13 @@ class PlannedRow(NamedTuple):
 
 # A row to plan: (chat_id, arxiv_id or None for a notice, subscription key, notice's paper count).
 NewRow = tuple[int, str | None, str, int]
-# Rows that share (via, local_date, kind), inserted by one statement: (via, local_date, kind, rows, rows as
-# a JSON array). The JSON is encoded by the caller, so this thread holds the GIL as little as possible.
-RowGroup = tuple[str, str, str, list[NewRow], str]
+# Rows that share (via, local_date, kind), inserted group after group: (via, local_date, kind, rows).
+RowGroup = tuple[str, str, str, list[NewRow]]
+# Rows per INSERT statement: 3 bound values each, under SQLite's 32,766-variable limit. One multi-row
+# VALUES statement per 8,000 rows costs 15% less than parsing a JSON array in SQL (json_each) and
+# much less than executemany, and the event loop no longer encodes JSON.
+_INSERT_ROWS = 8000
+_VALUES = [f"(?{5 + 3 * i}, ?{6 + 3 * i}, ?{7 + 3 * i}, ?1, ?2, ?3, 'planned', ?4)" for i in range(_INSERT_ROWS)]
 
 
 class Final(NamedTuple):
@@ -154,14 +159,16 @@ class DeliverySession:
         if not rows:
             return 0
         before = self._rows("SELECT coalesce(max(id), 0) FROM deliveries")[0][0]
-        for via, local_date, kind, _, payload in groups:
-            # One statement over a JSON array: binding 300,000 rows one by one costs more than parsing them.
-            self._db.execute(
-                "INSERT INTO deliveries (chat_id, arxiv_id, kind, subscription, via, local_date, state, planned_at)"
-                " SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), ?, json_extract(value, '$[2]'),"
-                " ?, ?, 'planned', ? FROM json_each(?)",
-                (kind, via, local_date, planned_at, payload),
-            )
+        for via, local_date, kind, group in groups:
+            for start in range(0, len(group), _INSERT_ROWS):
+                part = group[start : start + _INSERT_ROWS]
+                # ?1-?4 are shared by every row; rows go in VALUES order, which is rowid order.
+                values = ",".join(_VALUES[: len(part)])
+                self._db.execute(
+                    "INSERT INTO deliveries (chat_id, arxiv_id, subscription, kind, via, local_date, state, planned_at)"
+                    f" VALUES {values}",
+                    [kind, via, local_date, planned_at, *(v for row in part for v in row[:3])],
+                )
         # In one write transaction new rowids are max(id)+1, +2, ... in insertion order: if the maximum
         # grew by exactly the number of rows, they are before+1 .. before+n.
         if self._rows("SELECT max(id) FROM deliveries")[0][0] != before + len(rows):  # pragma: no cover
@@ -203,6 +210,12 @@ class DeliverySession:
             ((f.state, f.attempts, f.error, f.at, f.id) for f in rows),
         )
 
+    def due_ids(self, now_ts: int) -> list[int]:
+        """Active chats whose next push instant has come, in id order."""
+        return [
+            row[0] for row in self._rows(f"SELECT c.chat_id FROM chats c WHERE {_DUE} ORDER BY c.chat_id", (now_ts,))
+        ]
+
     def chats(self, chat_ids: Iterable[int]) -> dict[int, ChatRow]:
         """The chats' current rows (those that still exist)."""
         rows = self._rows(
@@ -243,14 +256,10 @@ class DeliveryStore:
         """Rows left 'sending' by a previous process become 'unknown'; how many."""
         return await self._db.execute("UPDATE deliveries SET state = 'unknown' WHERE state = 'sending'")
 
-    async def due_chats(self, now_ts: int) -> list[ChatRow]:
-        """Active chats whose next push instant has come, with their subscriptions."""
-        return list(map(ChatRow._make, await self._all(f"SELECT {_CHAT_COLUMNS} FROM chats c WHERE {_DUE}", (now_ts,))))
-
-    async def due_count(self, now_ts: int) -> int:
-        """How many chats are due."""
-        rows = await self._all(f"SELECT count(*) FROM chats c WHERE {_DUE}", (now_ts,))
-        return int(rows[0][0])
+    async def due_ids(self, now_ts: int) -> list[int]:
+        """Active chats whose next push instant has come, in id order (a snapshot read: 100,000 ids as
+        plain tuples on a database thread, several times faster than through the reader)."""
+        return await self.read(partial(DeliverySession.due_ids, now_ts=now_ts))
 
     async def due_keywords(self, now_ts: int) -> list[str]:
         """Keyword subscription keys of the due chats (their search results are loaded before planning)."""

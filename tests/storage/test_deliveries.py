@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import sqlite3
 from collections.abc import AsyncIterator
 from datetime import time
@@ -31,8 +30,8 @@ async def plan(store: DeliveryStore) -> int:
     papers: list[NewRow] = [(1, "2401.00001", "topic:A", 0), (2, "2401.00001", "topic:A", 0)]
     notices: list[NewRow] = [(1, None, "topic:B", 7)]
     groups: list[RowGroup] = [
-        ("push", "2024-05-01", "paper", papers, json.dumps(papers)),
-        ("push", "2024-05-01", "notice", notices, json.dumps(notices)),
+        ("push", "2024-05-01", "paper", papers),
+        ("push", "2024-05-01", "notice", notices),
     ]
     return await store.run(lambda s: s.insert(groups, "2024-05-01T00:00:00+00:00"))
 
