@@ -36,10 +36,11 @@ from functools import lru_cache, partial
 
 from bot.catalogue.model import Paper
 from bot.config import PushSettings
+from bot.model import DeliveryState, Subscription
 from bot.push.errors import ChatMoved, ChatUnavailable, RetryLater, TransientError
 from bot.push.planner import ChatPlan
 from bot.push.sender import Sender
-from bot.storage.chats import ChatStore, Subscription
+from bot.storage.chats import ChatStore
 from bot.storage.deliveries import DeliverySession, DeliveryStore, Final, PlannedRow
 from bot.storage.papers import PaperStore
 
@@ -143,7 +144,7 @@ class StateWriter:
         try:
             self._sending.remove(row_id)
         except ValueError:
-            self.final(Final(row_id, "planned", attempts, None, None))
+            self.final(Final(row_id, DeliveryState.PLANNED, attempts, None, None))
 
     def finish(self, chat_id: int, local_date: str, then: Callable[[], None]) -> None:
         """Record a chat's push day as done once its rows' outcomes are committed (same or later batch),
@@ -311,7 +312,7 @@ class Dispatcher:
         else:
             self._claims.release(job.chat_id)
 
-    def _settle(self, job: _Job, row: PlannedRow, state: str, error: str | None) -> float | None:
+    def _settle(self, job: _Job, row: PlannedRow, state: DeliveryState, error: str | None) -> float | None:
         """Record the current row's outcome and move on; when the job may send again (None: done)."""
         self._writer.final(Final(row.id, state, job.attempts, error, self._stamp()))
         job.pos += 1
@@ -339,7 +340,25 @@ class Dispatcher:
             paper = await self._paper(job, row.arxiv_id)
             if paper is None:
                 tally.failed += 1
-                return self._settle(job, row, "failed", "paper not in catalogue")
+                return self._settle(job, row, DeliveryState.FAILED, "paper not in catalogue")
+        await self._ready(job, row)
+        refused: Exception | None = None
+        try:
+            await self._send(job, row, paper)
+        except Exception as exc:  # a BaseException (cancellation, a crash) leaves the row 'sending'
+            refused = exc
+        finally:
+            self._slots.release()
+        if refused is not None:
+            return await self._refused(job, row, refused, tally)
+        if paper is None:
+            tally.notices += 1
+        else:
+            tally.sent += 1
+        return self._settle(job, row, DeliveryState.SENT, None)
+
+    async def _ready(self, job: _Job, row: PlannedRow) -> None:
+        """Wait for the global pace, make the row durably 'sending', and take one of the HTTP slots."""
         await self._limiter.wait()
         try:
             if not job.marked:
@@ -353,58 +372,57 @@ class Dispatcher:
                 self._writer.unmark(row.id, job.attempts)
                 job.marked = False
             raise
+
+    async def _send(self, job: _Job, row: PlannedRow, paper: Paper | None) -> None:
+        """The one HTTP call: the paper card, or the exhaustion notice when there is no paper."""
         subscription = _subscription(row.subscription)
         job.attempts += 1
-        try:
-            if paper is None:
-                await self._sender.send_exhausted(job.chat_id, job.plan.script, subscription, row.total)
-            else:
-                await self._sender.send_paper(job.chat_id, job.plan.script, paper, subscription)
-        except RetryLater as exc:
+        if paper is None:
+            await self._sender.send_exhausted(job.chat_id, job.plan.script, subscription, row.total)
+        else:
+            await self._sender.send_paper(job.chat_id, job.plan.script, paper, subscription)
+
+    async def _refused(self, job: _Job, row: PlannedRow, exc: Exception, tally: Tally) -> float | None:
+        """What a refusal (bot.push.errors) or an unexpected error means for the row and the chat; when the
+        job may send again (None: it is done)."""
+        if isinstance(exc, RetryLater):
             return self._retry_later(job, row, exc, tally)
-        except ChatMoved as exc:
+        if isinstance(exc, ChatMoved):
             job.attempts -= 1
             job.moves += 1
             if job.moves > MAX_MOVES:
                 tally.failed += 1
-                return self._settle(job, row, "failed", "chat moved too often")
+                return self._settle(job, row, DeliveryState.FAILED, "chat moved too often")
             await self._move(job, exc.new_chat_id)
             tally.moved += 1
             return self._now() if job.pos < len(job.plan.rows) else None
-        except ChatUnavailable as exc:
+        if isinstance(exc, ChatUnavailable):
             await self._unavailable(job, exc.reason, tally)
             return None
-        except TransientError as exc:
+        if isinstance(exc, TransientError):
             if job.attempts >= self._push.max_attempts:
                 tally.failed += 1
-                return self._settle(job, row, "failed", f"transient: {exc}"[:200])
+                return self._settle(job, row, DeliveryState.FAILED, f"transient: {exc}"[:200])
             tally.retried += 1
             return self._now() + min(BACKOFF_CAP, BACKOFF_BASE * 2.0 ** (job.attempts - 1))
-        except Exception as exc:  # a bug or an unmapped API error: this message fails, the fan-out goes on
-            log.exception("push: sending to chat %s failed", job.chat_id)
-            tally.failed += 1
-            return self._settle(job, row, "failed", f"{type(exc).__name__}: {exc}"[:200])
-        finally:
-            self._slots.release()
-        if paper is None:
-            tally.notices += 1
-        else:
-            tally.sent += 1
-        return self._settle(job, row, "sent", None)
+        # A bug or an unmapped API error: this message fails, the fan-out goes on.
+        log.error("push: sending to chat %s failed", job.chat_id, exc_info=exc)
+        tally.failed += 1
+        return self._settle(job, row, DeliveryState.FAILED, f"{type(exc).__name__}: {exc}"[:200])
 
     def _retry_later(self, job: _Job, row: PlannedRow, exc: RetryLater, tally: Tally) -> float | None:
         job.attempts -= 1  # a 429 is not a failure
         job.waits += 1
         if job.waits > MAX_RETRY_LATER:
             tally.failed += 1
-            return self._settle(job, row, "failed", "rate limited too often")
+            return self._settle(job, row, DeliveryState.FAILED, "rate limited too often")
         now = self._now()
         last_at, last_chat = self._last_429
         if exc.all_chats or (last_chat != job.chat_id and now - last_at < GLOBAL_429_WINDOW):
             self._limiter.pause(exc.seconds)
         self._last_429 = (now, job.chat_id)
         # Telegram refused it, so it was not delivered: back to 'planned' (sent after a restart too).
-        self._writer.final(Final(row.id, "planned", job.attempts, "429", None))
+        self._writer.final(Final(row.id, DeliveryState.PLANNED, job.attempts, "429", None))
         job.marked = False
         tally.retried += 1
         return now + exc.seconds
@@ -430,5 +448,7 @@ class Dispatcher:
         first = True
         while job.pos < len(job.plan.rows):
             tally.failed += 1
-            self._settle(job, job.plan.rows[job.pos], "failed", reason[:200] if first else "chat unavailable")
+            self._settle(
+                job, job.plan.rows[job.pos], DeliveryState.FAILED, reason[:200] if first else "chat unavailable"
+            )
             first = False

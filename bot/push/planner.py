@@ -27,8 +27,9 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from bot.config import Settings
+from bot.model import DeliveryKind, PushMode, Via
 from bot.push.schedule import Calendar, Day, valid_zone
-from bot.storage.deliveries import ChatRow, DeliverySession, DeliveryStore, NewRow, PlannedRow, RowGroup
+from bot.storage.deliveries import SEPARATOR, ChatRow, DeliverySession, DeliveryStore, NewRow, PlannedRow, RowGroup
 from bot.storage.papers import PaperStore
 from bot.text.normalize import Script
 
@@ -109,10 +110,10 @@ class ChatPlan:
 
 
 class Work(NamedTuple):
-    """A chat to plan: 'push' (it looked due), 'today' (/today) or 'resume' (send its leftover rows only)."""
+    """A chat to plan, and why (PushMode)."""
 
     chat: ChatRow
-    mode: str
+    mode: PushMode
 
 
 @lru_cache(maxsize=2048)
@@ -187,81 +188,106 @@ class ChunkPlan:
         return [(via, day, kind, rows) for (via, day, kind), (rows, _) in self.groups.items()]
 
 
-def decide(state: ChunkState, work: Sequence[Work], ctx: PlanContext) -> ChunkPlan:
-    """Decide what each chat of the chunk gets (pure; rows get their ids in `attach_ids`).
+@dataclass(frozen=True, slots=True)
+class _Slot:
+    """A chat's timezone and push time (defaults filled in) and that pair's today at this instant."""
+
+    tz: str
+    push_time: time
+    day: Day
+
+
+@lru_cache(maxsize=4096)
+def _keys(joined: str | None) -> list[str]:
+    # 100,000 chats hold a few thousand distinct subscription lists: split each once.
+    return joined.split(SEPARATOR) if joined else []
+
+
+def push_day(chat: ChatRow, mode: PushMode, slot: _Slot, cal: Calendar, schedule: list[Schedule]) -> str | None:
+    """The local date to push to `chat` now, or None; a due chat not pushed now is rescheduled (`schedule`).
 
     A due chat is pushed only once its local push time of *today* has come: if the due instant was on
     an earlier local day (the bot was down) and today's time is still ahead, it is just rescheduled to
     today, so missed days never pile up; if today's time has passed, today's push happens now, once.
+    """
+    if mode is PushMode.TODAY:
+        return slot.day.iso
+    if mode is PushMode.RESUME or not chat.active or chat.next_push_at is None or chat.next_push_at > cal.ts:
+        return None  # leftovers only, or no longer due: rescheduled or deactivated since it was found due
+    was = (chat.next_push_at, chat.push_time, chat.timezone)
+    if chat.keys is None:
+        schedule.append((None, None, chat.chat_id, *was))  # nothing to push until /subscribe
+    elif chat.last_push_date is not None and chat.last_push_date >= slot.day.iso:
+        schedule.append((cal.next_after(slot.tz, slot.push_time, chat.last_push_date), None, chat.chat_id, *was))
+    elif slot.day.instant > cal.ts:
+        schedule.append((slot.day.instant, None, chat.chat_id, *was))  # an earlier day was missed
+    else:
+        return slot.day.iso
+    return None
+
+
+def take_papers(out: ChunkPlan, plan: ChatPlan, chat: ChatRow, state: ChunkState, ctx: PlanContext, day: Day) -> int:
+    """Pick the chat's papers and exhaustion notices (`pick`) into `out`, owned by `plan`; how many rows."""
+    via = Via.PUSH if plan.finish else Via.TODAY
+    chat_id = chat.chat_id
+    papers, extra = pick(
+        _keys(chat.keys),
+        ctx.lists,
+        state.seen.get(chat_id, _NOTHING),
+        state.noticed.get(chat_id, _NO_NOTICES),
+        ctx.settings.papers_per_push,
+        day.today.toordinal(),
+    )
+    if papers:
+        rows, owners = out.group(via, plan.local_date, DeliveryKind.PAPER)
+        for arxiv_id, key in papers:
+            rows.append((chat_id, arxiv_id, key, 0))
+            owners.append(plan)
+    if extra is None:
+        return len(papers)
+    if extra.notices:
+        rows, owners = out.group(via, plan.local_date, DeliveryKind.NOTICE)
+        for key, total in extra.notices:
+            rows.append((chat_id, None, key, total))
+            owners.append(plan)
+    plan.exhausted = extra.exhausted
+    plan.notified = [key for key, _ in extra.notices]
+    out.remember += [(chat_id, key, n) for key, n in extra.remember]
+    out.forget += [(chat_id, key) for key in extra.forget]
+    return len(papers) + len(extra.notices)
+
+
+def decide(state: ChunkState, work: Sequence[Work], ctx: PlanContext) -> ChunkPlan:
+    """Decide what each chat of the chunk gets (pure; rows get their ids in `attach_ids`): whether it is
+    pushed now (`push_day`), and if so which papers (`take_papers`).
+
     A push day that was planned already (a restart mid fan-out) is resumed, never planned again.
     Returned plans: push plans with rows, leftovers, and every /today plan (even empty).
     """
-    cal, settings, lists = ctx.calendar, ctx.settings, ctx.lists
-    cap, now = settings.papers_per_push, cal.ts
-    seen, noticed, pushed = state.seen, state.noticed, state.pushed
+    cal, settings = ctx.calendar, ctx.settings
     out = ChunkPlan()
-    days: dict[tuple[str | None, str | None], tuple[str, time, Day]] = {}  # 100,000 chats share few
+    slots: dict[tuple[str | None, str | None], _Slot] = {}  # 100,000 chats share few
     for chat, mode in work:
         chat_id = chat.chat_id
         leftovers = state.open_rows.get(chat_id) or []
-        script = _SCRIPTS[chat.script]
-        target = None
-        if mode != "resume":
-            found = days.get((chat.timezone, chat.push_time))
-            if found is None:
-                tz, push_time = zone_and_time(chat, settings)
-                found = days[(chat.timezone, chat.push_time)] = (tz, push_time, cal.day(tz, push_time))
-            tz, push_time, day = found
-            was = (chat.next_push_at, chat.push_time, chat.timezone)
-            if mode == "today":
-                target = day.iso
-            elif not chat.active or chat.next_push_at is None or chat.next_push_at > now:
-                pass  # no longer due: rescheduled or deactivated since the candidates were read
-            elif chat.keys is None:
-                out.schedule.append((None, None, chat_id, *was))  # nothing to push until /subscribe
-            elif chat.last_push_date is not None and chat.last_push_date >= day.iso:
-                out.schedule.append((cal.next_after(tz, push_time, chat.last_push_date), None, chat_id, *was))
-            elif day.instant > now:
-                out.schedule.append((day.instant, None, chat_id, *was))  # an earlier day was missed
-            else:
-                target = day.iso
+        slot = slots.get((chat.timezone, chat.push_time))
+        if slot is None:
+            tz, push_time = zone_and_time(chat, settings)
+            slot = slots[(chat.timezone, chat.push_time)] = _Slot(tz, push_time, cal.day(tz, push_time))
+        target = push_day(chat, mode, slot, cal, out.schedule)
         if target is None:
             if leftovers:
-                out.plans.append(ChatPlan(chat_id, script, "", leftovers, finish=False))
+                out.plans.append(ChatPlan(chat_id, _SCRIPTS[chat.script], "", leftovers, finish=False))
             continue
-        via = "today" if mode == "today" else "push"
-        plan = ChatPlan(chat_id, script, target, leftovers, finish=via == "push")
+        plan = ChatPlan(chat_id, _SCRIPTS[chat.script], target, leftovers, finish=mode is not PushMode.TODAY)
         added = 0
-        if via == "today" or (chat_id, target) not in pushed:
-            papers, extra = pick(
-                chat.subscriptions(),
-                lists,
-                seen.get(chat_id, _NOTHING),
-                noticed.get(chat_id, _NO_NOTICES),
-                cap,
-                day.today.toordinal(),
-            )
-            if papers:
-                rows, owners = out.group(via, target, "paper")
-                for arxiv_id, key in papers:
-                    rows.append((chat_id, arxiv_id, key, 0))
-                    owners.append(plan)
-                added = len(papers)
-            if extra is not None:
-                if extra.notices:
-                    rows, owners = out.group(via, target, "notice")
-                    for key, total in extra.notices:
-                        rows.append((chat_id, None, key, total))
-                        owners.append(plan)
-                    added += len(extra.notices)
-                plan.exhausted = extra.exhausted
-                plan.notified = [key for key, _ in extra.notices]
-                out.remember += [(chat_id, key, n) for key, n in extra.remember]
-                out.forget += [(chat_id, key) for key in extra.forget]
+        if not plan.finish or (chat_id, target) not in state.pushed:
+            added = take_papers(out, plan, chat, state, ctx, slot.day)
         if added or leftovers or not plan.finish:
             out.plans.append(plan)
         else:  # a push day with nothing to send is done right here; the others when their rows are
-            out.schedule.append((cal.next_after(tz, push_time, target), target, chat_id, *was))
+            was = (chat.next_push_at, chat.push_time, chat.timezone)
+            out.schedule.append((cal.next_after(slot.tz, slot.push_time, target), target, chat_id, *was))
     return out
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from bot.catalogue.model import Paper
-from bot.storage.chats import Subscription
+from bot.model import Subscription
 from bot.text.normalize import Script
 
 

@@ -47,6 +47,7 @@ from functools import partial
 from typing import TypeVar
 
 from bot.config import Settings
+from bot.model import DeliveryState, PushMode, Subscription
 from bot.push.dispatcher import Claims, Dispatcher, StateWriter, Tally
 from bot.push.planner import (
     CatalogueView,
@@ -64,7 +65,7 @@ from bot.push.planner import (
 )
 from bot.push.schedule import Calendar, next_push_at, valid_zone
 from bot.push.sender import Sender
-from bot.storage.chats import ChatStore, Subscription
+from bot.storage.chats import ChatStore
 from bot.storage.db import Database
 from bot.storage.deliveries import ChatRow, DeliverySession, DeliveryStore
 from bot.storage.papers import PaperStore
@@ -244,8 +245,8 @@ class PushService:
         """Leftover chats, then due chats, chunk by chunk: each chunk's chats (read now, after they were
         claimed, so a /time or a finished push since the due list was read is seen) and their state.
         The next chunk is read while the current one is being planned."""
-        chunks = [(left[i : i + PLAN_CHUNK], "resume") for i in range(0, len(left), PLAN_CHUNK)]
-        chunks += [(due[i : i + PLAN_CHUNK], "push") for i in range(0, len(due), PLAN_CHUNK)]
+        chunks = [(left[i : i + PLAN_CHUNK], PushMode.RESUME) for i in range(0, len(left), PLAN_CHUNK)]
+        chunks += [(due[i : i + PLAN_CHUNK], PushMode.PUSH) for i in range(0, len(due), PLAN_CHUNK)]
 
         def fetch(n: int) -> asyncio.Future[tuple[list[ChatRow], ChunkState]]:
             return asyncio.ensure_future(self._deliveries.read(partial(read_chats, chat_ids=chunks[n][0], since=since)))
@@ -346,7 +347,7 @@ class PushService:
                 plans: list[ChatPlan] = []
                 if chat is not None:
                     state = await self._deliveries.read(partial(read_chunk, chat_ids=[chat_id], since=context.since))
-                    plans = await self._plan(_one(([Work(chat, "today")], state)), context)
+                    plans = await self._plan(_one(([Work(chat, PushMode.TODAY)], state)), context)
             tally = await self._dispatcher.run(plans)
         finally:
             self._claims.release(chat_id)
@@ -383,9 +384,9 @@ class PushService:
             chats_active=active,
             subscribers=await self._deliveries.topic_subscribers(),
             date=day,
-            sent_today=states.get("sent", 0),
-            failed_today=states.get("failed", 0),
-            unknown_today=states.get("unknown", 0),
+            sent_today=states.get(DeliveryState.SENT, 0),
+            failed_today=states.get(DeliveryState.FAILED, 0),
+            unknown_today=states.get(DeliveryState.UNKNOWN, 0),
             pending=await self._deliveries.pending(),
             next_due_at=await self._deliveries.next_due(),
         )

@@ -10,8 +10,9 @@ from zoneinfo import available_timezones
 
 from bot.catalogue.topics import Taxonomy
 from bot.config import ConfigError, Settings, parse_time
+from bot.model import AddResult, ChatSettings, Subscription, SubscriptionKind
 from bot.push.service import PushService
-from bot.storage.chats import AddResult, ChatSettings, ChatStore, Subscription, SubscriptionKind
+from bot.storage.chats import ChatStore
 from bot.text.normalize import Script, fold, script_for_language, strip_invisible
 
 # A keyword subscription is a search: keep it short enough to stay meaningful and to fit in buttons.

@@ -1,65 +1,17 @@
-"""Chat tables: per-chat settings (script, delivery time, timezone, activity) and subscriptions."""
+"""Chat tables: per-chat settings (script, delivery time, timezone, activity) and subscriptions.
+
+The types it reads and writes live in bot.model (re-exported here for older imports)."""
 
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
 from datetime import UTC, datetime, time
-from enum import StrEnum
 from functools import partial
 from typing import Any
 
+from bot.model import AddResult, ChatSettings, Subscription, SubscriptionKind
 from bot.storage.db import Database
 from bot.text.normalize import Script
-
-
-class SubscriptionKind(StrEnum):
-    """A topic of the taxonomy, or free words matched by search."""
-
-    TOPIC = "topic"
-    KEYWORD = "keyword"
-
-
-@dataclass(frozen=True)
-class Subscription:
-    """One thing a chat follows."""
-
-    kind: SubscriptionKind
-    value: str  # canonical topic name, or the keyword as the user typed it (trimmed)
-
-    @property
-    def key(self) -> str:
-        """Stable text form used in the delivery log ("topic:量化", "keyword:RAG")."""
-        return f"{self.kind}:{self.value}"
-
-    @classmethod
-    def from_key(cls, key: str) -> Subscription:
-        kind, _, value = key.partition(":")
-        return cls(SubscriptionKind(kind), value)
-
-
-@dataclass(frozen=True)
-class ChatSettings:
-    """A chat's stored settings; None means "not chosen, use the default"."""
-
-    chat_id: int
-    kind: str
-    script: Script | None
-    push_time: time | None
-    timezone: str | None
-    active: bool
-    inactive_reason: str | None
-    next_push_at: int | None  # Unix seconds of the next daily push
-    last_push_date: str | None  # local ISO date of the last completed daily push
-
-
-class AddResult(StrEnum):
-    """Outcome of adding a subscription."""
-
-    ADDED = "added"
-    ALREADY = "already"
-    LIMIT = "limit"
-
 
 _CHAT_COLUMNS = "chat_id, kind, script, push_time, timezone, active, inactive_reason, next_push_at, last_push_date"
 
@@ -229,3 +181,6 @@ def _migrate(conn: sqlite3.Connection, old_chat_id: int, new_chat_id: int) -> No
         (new_chat_id, old_chat_id, new_chat_id),
     )
     conn.execute("DELETE FROM chats WHERE chat_id = ?", (old_chat_id,))
+
+
+__all__ = ["AddResult", "ChatSettings", "ChatStore", "Subscription", "SubscriptionKind"]

@@ -223,9 +223,14 @@ class Database:
         return list(await self._reader.execute_fetchall(sql, params))
 
     async def fetchone(self, sql: str, params: Params = ()) -> aiosqlite.Row | None:
-        """The first row of a read-only query, or None."""
-        async with self._reader.execute(sql, params) as cursor:
-            return await cursor.fetchone()
+        """The first row of a read-only query, or None.
+
+        Executed and read to the end in one call on the reader's thread: a cursor left open between
+        two awaits keeps a read transaction open on the shared connection, and every other coroutine's
+        query would read that old snapshot, missing writes committed meanwhile (a handler not seeing
+        its own write; tests/push/test_concurrency.py)."""
+        rows = await self._reader.execute_fetchall(sql, params)
+        return next(iter(rows), None)
 
     async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run a synchronous function in one read transaction: a consistent snapshot for big reads.

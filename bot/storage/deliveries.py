@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from typing import Any, NamedTuple, TypeVar
 
+from bot.model import DeliveryState
 from bot.storage.db import Database
 
 T = TypeVar("T")
@@ -37,7 +38,7 @@ class ChatRow(NamedTuple):
 
     def subscriptions(self) -> list[str]:
         """Subscription keys in key order (stable; the planner rotates over it)."""
-        return self.keys.split(_SEPARATOR) if self.keys else []
+        return self.keys.split(SEPARATOR) if self.keys else []
 
 
 class PlannedRow(NamedTuple):
@@ -64,7 +65,7 @@ class Final(NamedTuple):
     """The outcome of one row."""
 
     id: int
-    state: str  # 'sent' | 'failed' | 'planned' (back to planned after a 429)
+    state: DeliveryState  # SENT, FAILED, or PLANNED again after a 429
     attempts: int
     error: str | None
     at: str | None
@@ -72,7 +73,7 @@ class Final(NamedTuple):
 
 # U+001F: a control character str.split() treats as whitespace, so neither topic names nor
 # (whitespace-normalized) keywords can contain it.
-_SEPARATOR = "\x1f"
+SEPARATOR = "\x1f"
 _CHAT_COLUMNS = (
     "c.chat_id, c.script, c.push_time, c.timezone, c.last_push_date, c.active, c.next_push_at,"
     " (SELECT group_concat(kind || ':' || value, char(31)) FROM"

@@ -8,7 +8,8 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 from bot.catalogue.model import Paper, TagSource
-from bot.storage.chats import ChatStore, Subscription, SubscriptionKind
+from bot.model import Subscription, SubscriptionKind
+from bot.storage.chats import ChatStore
 from bot.storage.db import Database, connect
 from bot.storage.papers import CatalogueWriter
 from bot.text.normalize import Script

@@ -5,6 +5,7 @@ writer's transaction (checked on a trace of every statement the writer connectio
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -161,3 +162,24 @@ async def test_fanout_batch_write_and_100_handler_calls_at_once(
         assert not (by_push and by_handler), f"a handler's statement inside the push's transaction: {tx}"
     assert sum(any("INTO subscriptions" in s for s in tx) for tx in txs) == len(HANDLED)
     assert sum(any("INTO search_queries" in s for s in tx) for tx in txs) == len(HANDLED) + 2
+
+
+async def test_every_read_sees_the_writes_committed_before_it_even_among_concurrent_reads(db: Database) -> None:
+    """A reader connection shared by many coroutines must not pin an old snapshot: a statement left
+    open between two awaits (execute, then fetchone) would hold a read transaction for everyone."""
+    await db.execute("CREATE TABLE box (id INTEGER PRIMARY KEY, value INTEGER NOT NULL)")
+    await db.execute("INSERT INTO box (id, value) SELECT value, 0 FROM json_each(?)", (json.dumps(list(range(1, 51))),))
+
+    async def bump(box: int) -> list[tuple[int, int]]:
+        seen = []
+        for value in range(1, 30):
+            await db.execute("UPDATE box SET value = ? WHERE id = ?", (value, box))
+            row = await db.fetchone("SELECT value FROM box WHERE id = ?", (box,))
+            rows = await db.fetchall("SELECT value FROM box WHERE id = ?", (box,))
+            assert row is not None
+            seen.append((value, row[0]))
+            seen.append((value, rows[0][0]))
+        return seen
+
+    for seen in await asyncio.gather(*(bump(box) for box in range(1, 51))):
+        assert [written for written, _ in seen] == [read for _, read in seen]

@@ -15,9 +15,10 @@ import pytest
 
 from bot.catalogue.model import Paper
 from bot.config import PushSettings, Settings
+from bot.model import Subscription, SubscriptionKind
 from bot.push.errors import ChatMoved, ChatUnavailable, RetryLater, TransientError
 from bot.push.service import FanoutReport, PushService
-from bot.storage.chats import ChatStore, Subscription, SubscriptionKind
+from bot.storage.chats import ChatStore
 from bot.storage.db import Database
 from bot.text.normalize import Script
 from tests.push import Clock, Crash, FakeSender, add_chat, catalogue, paper, topic
