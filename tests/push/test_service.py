@@ -326,8 +326,12 @@ async def test_messages_to_one_chat_are_paced(conn: Database, settings: Settings
 
 
 async def test_a_rate_limited_or_failing_chat_does_not_hold_up_the_others(
-    service: PushService, conn: Database, settings: Settings, sender: FakeSender, clock: Clock
+    conn: Database, settings: Settings, sender: FakeSender, clock: Clock
 ) -> None:
+    # Even with a single sender: the chats that wait (429, backoff) go back in the queue, the others go on.
+    # (More senders would make the order depend on thread timing: the fake clock's waits take no time.)
+    push = PushSettings(global_rate=0, per_chat_interval=0, concurrency=1)
+    service = PushService(conn, settings.with_overrides(push=push), sender, clock=clock, sleep=clock.sleep)
     catalogue(settings.database, papers_of("A", 5, "2401"))
     for chat_id in (1, 2, 3):
         await subscribe(service, conn, chat_id, [topic("A")])
@@ -376,6 +380,8 @@ async def test_crash_mid_fanout_then_restart_sends_the_rest_without_duplicates(
     catalogue(settings.database, papers_of("A", 5, "2401") + papers_of("B", 5, "2402"))
     first = FakeSender()
     first.crash_after = 3
+    # One send at a time, so exactly one message is in flight when the process dies.
+    settings = settings.with_overrides(push=PushSettings(global_rate=25, per_chat_interval=1, concurrency=1))
     service = PushService(conn, settings, first, clock=clock, sleep=clock.sleep)
     for chat_id in (1, 2, 3, 4):
         await subscribe(service, conn, chat_id, [topic("A"), topic("B")])
