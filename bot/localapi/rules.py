@@ -204,7 +204,7 @@ def language_code(code: Any) -> str:
     if code is None or code == "":
         return ""
     if not isinstance(code, str) or not _LANGUAGE.fullmatch(code):
-        # tdlib says "Invalid language code specified" (misc.cpp:403); telegram-bot-api/Client.cpp:193-198
+        # tdlib says "Invalid language code specified" (misc.cpp:403); telegram-bot-api/Client.cpp:193-201
         # prefixes "Bad Request: " and lowercases the first letter.
         raise bad_request("invalid language code specified")
     return code

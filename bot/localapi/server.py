@@ -411,11 +411,15 @@ class LocalBotApi(World):
                 raise ApiError(409, CONFLICT)
 
     def _set_allowed(self, p: _Params) -> None:
-        allowed = p.obj("allowed_updates", "allowed updates")
-        if allowed is not None:
-            if not isinstance(allowed, list) or not all(isinstance(kind, str) for kind in allowed):
-                raise bad_request("can't parse allowed updates JSON array")
-            self._allowed = frozenset(allowed) if allowed else None
+        # Client.cpp:16889-16928 get_allowed_update_types: anything but a JSON array of strings is ignored (the
+        # previous setting stays); names compare case-insensitively; an array naming no known type (empty
+        # included) means the default set.
+        try:
+            allowed = p.obj("allowed_updates", "allowed updates")
+        except ApiError:
+            return
+        if isinstance(allowed, list) and all(isinstance(kind, str) for kind in allowed):
+            self._allowed = frozenset(kind.lower() for kind in allowed) or None
 
     def _confirm(self, offset: int) -> None:
         updates = self._updates
@@ -497,7 +501,7 @@ class LocalBotApi(World):
         # Client.cpp:12375-12387 get_forum_topic_id: absent, unparsable or negative means 0 (no topic).
         thread = value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
         if thread == 0 or not chat.forum:
-            return None  # Client.cpp:8264-8266, 8290: outside forums the parameter is ignored
+            return None  # Client.cpp:8262-8264, 8289: outside forums the parameter is ignored
         if thread == 1 or thread not in chat.topics:
             # Client.cpp:8276-8277 (General, id 1, is not a thread to name) and 6818 (getForumTopic failed).
             raise bad_request("message thread not found")
@@ -545,7 +549,7 @@ class LocalBotApi(World):
                 raise bad_request("bad webhook: An HTTPS URL must be provided for webhook")
             if port not in (443, 88, 80, 8443):
                 raise bad_request("bad webhook: Webhook can be set up only on ports 80, 88, 443 or 8443")
-        self._set_allowed(p)  # Client.cpp:16093 update_allowed_update_types
+        self._set_allowed(p)  # Client.cpp:16089 update_allowed_update_types
         self._set_webhook_target({"url": url, "secret_token": secret})
         return True
 

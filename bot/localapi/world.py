@@ -97,7 +97,7 @@ class World:
         if chat.type != "private":
             out_group: JSON = {"id": chat.id, "type": chat.type, "title": chat.title or ""}
             if chat.forum:
-                out_group["is_forum"] = True  # telegram-bot-api/Client.cpp JsonChat
+                out_group["is_forum"] = True  # telegram-bot-api/Client.cpp:1303-1304 (JsonChat)
             return out_group
         user = self._users.get(chat.user_id or chat.id, {})
         out: JSON = {"id": chat.id, "type": "private", "first_name": user.get("first_name", "User")}

@@ -17,6 +17,7 @@ from bot.config import Settings
 from bot.localapi import LocalBotApi
 from bot.telegram.local import LOCAL_TOKEN
 from bot.telegram.runner import run_bot, webhook_path_and_secret
+from tests.telegram.contract import violations
 from tests.telegram.threaded import ServerThread
 
 USER = 5150
@@ -91,4 +92,7 @@ def test_webhook_end_to_end(server: ServerThread, settings: Settings) -> None:
     assert seen["refused"] == [403, 403]
     assert seen["after_forgery"] == 1  # the forged /help got no answer
     assert api.errors() == []
+    problems, used = violations(e for e in api.journal if e.method != "getWebhookInfo")  # (the test's own call)
+    assert problems == []
+    assert {("setWebhook", "url"), ("setWebhook", "secret_token"), ("setWebhook", "allowed_updates")} <= used
     assert secret and LOCAL_TOKEN.split(":")[1] not in seen["url"]  # type: ignore[operator]

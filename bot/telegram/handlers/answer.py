@@ -5,7 +5,7 @@ answer per query, within a deadline. Every button handler answers through `answe
 answers whatever a route left unanswered, so the spinner always stops and no query is answered twice.
 
 An answer refused with "query is too old" means the press waited too long: the bot was down (Telegram keeps
-button presses queued about 150 s, telegram-bot-api/Client.cpp:17155) or slow. Handlers answer before they
+button presses queued about 150 s, telegram-bot-api/Client.cpp:17155-17158) or slow. Handlers answer before they
 change anything, and drop such a press quietly: no state change, no message, no apology. The user sees that
 nothing happened and presses again.
 """
