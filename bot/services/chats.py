@@ -174,6 +174,26 @@ class ChatService:
         """Add an exact subscription (from a button)."""
         return await self._add(chat_id, subscription)
 
+    async def get(self, chat_id: int) -> ChatSettings | None:
+        """The chat's stored settings (None: it never talked to the bot)."""
+        return await self._chats.get(chat_id)
+
+    async def subscriptions(self, chat_id: int) -> list[Subscription]:
+        """What the chat follows, in the order it subscribed."""
+        return await self._chats.subscriptions(chat_id)
+
+    async def remember_query(self, query: str) -> int:
+        """A short id for a search query, so paging and subscribe buttons fit in 64 bytes."""
+        return await self._chats.remember_query(query)
+
+    async def query_by_id(self, query_id: int) -> str | None:
+        """The search query behind a button, if still known."""
+        return await self._chats.query_by_id(query_id)
+
+    async def migrate(self, old_chat_id: int, new_chat_id: int) -> None:
+        """A group became a supergroup: its settings, subscriptions and history move to the new id."""
+        await self._chats.migrate(old_chat_id, new_chat_id)
+
     async def set_time(self, chat_id: int, text: str) -> TimeOutcome:
         """`HH:MM [Area/City]`: the daily delivery time, and optionally the timezone."""
         parts = strip_invisible(text).replace("：", ":").split()

@@ -86,12 +86,10 @@ async def _post_init(application: Application) -> None:  # type: ignore[type-arg
     threads = PushThreads(database)
     push = PushService(database, settings, TelegramSender(application.bot, threads))
     await push.recover()
-    chat_store = ChatStore(database)
     application.bot_data[SERVICES_KEY] = Services(
         settings=settings,
         catalogue=CatalogueService(PaperStore(database), taxonomy),
-        chats=ChatService(chat_store, taxonomy, settings, push),
-        chat_store=chat_store,
+        chats=ChatService(ChatStore(database), taxonomy, settings, push),
         push=push,
         database=database,
         translation=build_translation(settings, database),
@@ -177,6 +175,6 @@ async def _on_migrate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     if message is None:
         return
     if message.migrate_to_chat_id:
-        await services(context).chat_store.migrate(message.chat_id, message.migrate_to_chat_id)
+        await services(context).chats.migrate(message.chat_id, message.migrate_to_chat_id)
     elif message.migrate_from_chat_id:
-        await services(context).chat_store.migrate(message.migrate_from_chat_id, message.chat_id)
+        await services(context).chats.migrate(message.migrate_from_chat_id, message.chat_id)

@@ -11,7 +11,6 @@ from bot.push.service import PushService
 from bot.services.catalogue import CatalogueService
 from bot.services.chats import ChatService
 from bot.services.refresh import RefreshService
-from bot.storage.chats import ChatStore
 from bot.storage.db import Database
 from bot.storage.threads import PushThreads
 from bot.translate.service import TranslationService
@@ -26,7 +25,6 @@ class Services:
     settings: Settings
     catalogue: CatalogueService
     chats: ChatService
-    chat_store: ChatStore
     push: PushService
     database: Database
     translation: TranslationService | None = None  # None without BOT_LLM_URL

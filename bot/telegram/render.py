@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.catalogue.model import MachineTranslation, Paper
-from bot.storage.chats import Subscription, SubscriptionKind
+from bot.model import Subscription, SubscriptionKind
 from bot.storage.papers import SearchHit, TopicCount
 from bot.telegram import callbacks
 from bot.telegram.callbacks import Action

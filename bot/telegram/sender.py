@@ -8,8 +8,8 @@ from telegram import Bot
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
 
 from bot.catalogue.model import Paper
+from bot.model import Subscription
 from bot.push.errors import ChatMoved, ChatUnavailable, RetryLater, TransientError
-from bot.storage.chats import Subscription
 from bot.storage.threads import PushThreads
 from bot.telegram import render
 from bot.text.normalize import Script

@@ -187,7 +187,7 @@ async def test_a_forums_daily_push_goes_to_the_topic_where_it_subscribed(bot: Lo
     push = svc.push
 
     async def push_time() -> datetime:
-        chat = await svc.chat_store.get(FORUM)
+        chat = await svc.chats.get(FORUM)
         return datetime.fromtimestamp(chat.next_push_at, UTC)
 
     report = await push.tick(await push_time())

@@ -3,7 +3,7 @@ from datetime import date
 from telegram import InlineKeyboardMarkup
 
 from bot.catalogue.model import Paper, TagSource
-from bot.storage.chats import Subscription, SubscriptionKind
+from bot.model import Subscription, SubscriptionKind
 from bot.storage.papers import SearchHit, TopicCount
 from bot.telegram import render
 from bot.text.normalize import Script

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from bot.catalogue.model import Paper, TagSource
-from bot.storage.chats import Subscription, SubscriptionKind
+from bot.model import Subscription, SubscriptionKind
 from bot.storage.papers import SearchHit, TopicCount
 from bot.telegram import render
 from bot.text.normalize import Script, to_script

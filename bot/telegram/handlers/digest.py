@@ -16,7 +16,7 @@ async def today(update: Update, context: Context) -> None:
     if chat is None:
         return
     svc = services(context)
-    subs = await svc.chat_store.subscriptions(chat.id)
+    subs = await svc.chats.subscriptions(chat.id)
     if not subs:
         await send(update, context, render.today_empty(script, has_subscriptions=False))
         return

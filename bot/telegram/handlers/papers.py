@@ -6,8 +6,8 @@ from uuid import uuid4
 
 from telegram import InlineQueryResultArticle, InputTextMessageContent, Update
 
+from bot.model import SubscriptionKind
 from bot.services.catalogue import LookupStatus, clean_query
-from bot.storage.chats import SubscriptionKind
 from bot.telegram import render
 from bot.telegram.callbacks import Callback
 from bot.telegram.context import Context, services
@@ -22,7 +22,7 @@ INLINE_PAGE = 10
 
 async def subscribed_topics(context: Context, chat_id: int) -> frozenset[str]:
     """Names of the topics a chat follows (to label topic buttons)."""
-    subs = await services(context).chat_store.subscriptions(chat_id)
+    subs = await services(context).chats.subscriptions(chat_id)
     return frozenset(s.value for s in subs if s.kind is SubscriptionKind.TOPIC)
 
 
@@ -73,7 +73,7 @@ async def search_reply(
             # A later page that became empty (catalogue changed): fall back to the first one.
             return await search_reply(context, query, 0, script, broaden=broaden)
         return render.search_empty(result.query, [t.name for t in result.suggestions], script)
-    query_id = await svc.chat_store.remember_query(result.query)
+    query_id = await svc.chats.remember_query(result.query)
     return render.search_page(
         result.query,
         query_id,
@@ -107,7 +107,7 @@ async def on_search_button(update: Update, context: Context, data: Callback, scr
     callback = update.callback_query
     if callback is None:
         return
-    query = await services(context).chat_store.query_by_id(int(data.arg))
+    query = await services(context).chats.query_by_id(int(data.arg))
     if query is None:
         await answer(update, context, render.stale_button(script), alert=True)
         return

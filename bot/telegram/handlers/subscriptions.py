@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from telegram import Update
 
+from bot.model import Subscription, SubscriptionKind
 from bot.services.chats import SubscribeOutcome, SubscribeStatus
-from bot.storage.chats import Subscription, SubscriptionKind
 from bot.telegram import render
 from bot.telegram.callbacks import Action, Callback
 from bot.telegram.context import Context, services
@@ -34,7 +34,7 @@ async def topics(update: Update, context: Context) -> None:
 async def _outcome_reply(context: Context, chat_id: int, outcome: SubscribeOutcome, script: Script) -> render.Reply:
     svc = services(context)
     if outcome.status is SubscribeStatus.UNKNOWN:
-        query_id = await svc.chat_store.remember_query(outcome.keyword) if outcome.keyword else None
+        query_id = await svc.chats.remember_query(outcome.keyword) if outcome.keyword else None
         return render.unknown_topic(outcome.keyword or "", outcome.suggestions, query_id, script)
     if outcome.subscription is None:
         return render.subscribe_usage(script)
@@ -67,10 +67,10 @@ async def push_here(update: Update, context: Context) -> None:
 
 async def _unsubscribe_menu(context: Context, chat_id: int, script: Script) -> render.Reply:
     svc = services(context)
-    subs = await svc.chat_store.subscriptions(chat_id)
+    subs = await svc.chats.subscriptions(chat_id)
     entries: list[tuple[Subscription, int | None]] = []
     for sub in subs:
-        query_id = await svc.chat_store.remember_query(sub.value) if sub.kind is SubscriptionKind.KEYWORD else None
+        query_id = await svc.chats.remember_query(sub.value) if sub.kind is SubscriptionKind.KEYWORD else None
         entries.append((sub, query_id))
     return render.unsubscribe_menu(entries, script)
 
@@ -142,7 +142,7 @@ async def on_topic_button(update: Update, context: Context, data: Callback, scri
         await answer(update, context, render.admins_only(script), alert=True)
         return
     subscription = Subscription(SubscriptionKind.TOPIC, name)
-    subs = await svc.chat_store.subscriptions(chat.id)
+    subs = await svc.chats.subscriptions(chat.id)
     followed = subscription in subs
     want = not followed if data.action is Action.TOPIC_TOGGLE else data.action is Action.TOPIC_SUBSCRIBE
     limit = svc.settings.max_subscriptions
@@ -180,7 +180,7 @@ async def on_keyword_button(update: Update, context: Context, data: Callback, sc
     chat, query = update.effective_chat, update.callback_query
     if chat is None or query is None:
         return
-    keyword = await svc.chat_store.query_by_id(int(data.arg))
+    keyword = await svc.chats.query_by_id(int(data.arg))
     if keyword is None:
         await answer(update, context, render.stale_button(script), alert=True)
         return

@@ -11,7 +11,7 @@ from telegram import Message, Update
 from telegram.error import BadRequest, TelegramError
 
 from bot.catalogue.model import Paper
-from bot.storage.chats import SubscriptionKind
+from bot.model import SubscriptionKind
 from bot.telegram import render
 from bot.telegram.callbacks import Action, Callback
 from bot.telegram.context import Context, services
@@ -100,7 +100,7 @@ async def on_original_button(update: Update, context: Context, data: Callback, s
     if not await answer(update, context):
         return
     chat = update.effective_chat
-    subs = await svc.chat_store.subscriptions(chat.id) if chat is not None else []
+    subs = await svc.chats.subscriptions(chat.id) if chat is not None else []
     subscribed = frozenset(s.value for s in subs if s.kind is SubscriptionKind.TOPIC)
     reply = render.paper_card(
         lookup.paper, script, related=lookup.related, subscribed=subscribed, original=data.action is Action.ORIGINAL
