@@ -48,7 +48,7 @@ async def test_every_parameter_the_bot_sends_is_within_the_real_servers_limits(b
     await api.send_text(FORUM, ADMIN, "/subscribe 量化", thread=thread)
     await api.wait_for_messages(FORUM, 1)
     svc = bot.application.bot_data["services"]
-    chat = await svc.chat_store.get(FORUM)
+    chat = await svc.chats.get(FORUM)
     await svc.push.tick(datetime.fromtimestamp(chat.next_push_at, UTC))
     await api.wait_idle()
 
