@@ -23,9 +23,11 @@ from bot.push.service import PushService
 from bot.services.catalogue import CatalogueService, LookupStatus
 from bot.services.ingest import ingest
 from bot.services.refresh import FetchStatus, RefreshService, build_fetcher
+from bot.services.tagging import format_names
 from bot.sources.config import load_sources
 from bot.storage.db import Database, connect
 from bot.storage.papers import PaperStore
+from bot.storage.topic_names import load_names
 from bot.storage.translations import TranslationStore
 from bot.terminal import NoSender, format_paper, format_search
 from bot.translate.report import format_translation_stats, translation_stats
@@ -53,6 +55,9 @@ def _parser() -> argparse.ArgumentParser:
     topics = sub.add_parser("topics", help="list topics, evaluate the taggers, or list unfiled topic names")
     topics.add_argument(
         "--evaluate", action="store_true", help="precision/recall of rules, model and hybrid on catalogue-tagged papers"
+    )
+    topics.add_argument(
+        "--unmapped", action="store_true", help="topic names from catalogue lists that are not filed, with their papers"
     )
     sub.add_parser("stats", help="chats, subscribers, today's pushes and translation tokens")
     translate = sub.add_parser("translate", help="translate English-only papers now (needs BOT_LLM_URL)")
@@ -86,6 +91,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command == "sources":
         return asyncio.run(_sources(settings))
     if command == "topics":
+        if args.unmapped:
+            return _unmapped(settings)
         return asyncio.run(_topics(settings, evaluate_rules=args.evaluate))
     if command == "translate":
         return asyncio.run(_translate(settings, args.limit))
@@ -211,6 +218,15 @@ async def _topics(settings: Settings, *, evaluate_rules: bool) -> int:
             return 0
         for topic in await catalogue.topics():
             print(f"{topic.papers:6d}  {topic.name}")
+    return 0
+
+
+def _unmapped(settings: Settings) -> int:
+    conn = connect(settings.database)
+    try:
+        print(format_names(load_names(conn), Taxonomy.load(settings.topics)))
+    finally:
+        conn.close()
     return 0
 
 

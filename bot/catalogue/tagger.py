@@ -30,7 +30,7 @@ from enum import StrEnum
 from typing import Any
 
 from bot.catalogue.model import Paper, TagSource
-from bot.catalogue.topics import Taxonomy, _decide, has_catalogue_tags, match_fold
+from bot.catalogue.topics import Taxonomy, _decide, match_fold
 
 __all__ = [
     "MODEL_MAX_TAGS",
@@ -188,13 +188,15 @@ class Tagger:
 
         Earlier rule/model tags are recomputed, so applying twice changes nothing.
         """
-        todo = [i for i, p in enumerate(papers) if not has_catalogue_tags(p)]
+        todo = [i for i, p in enumerate(papers) if not self.taxonomy.has_filed_catalogue_tags(p)]
         tags = self.tag_many([papers[i] for i in todo])
         result = list(papers)
         for i, found in zip(todo, tags, strict=True):
             paper = papers[i]
-            topics = tuple((t.topic, t.source) for t in found)
-            confidence = tuple(t.confidence for t in found)
+            # Catalogue names no topic answers to (yet) stay on the paper, beside the tagger's tags.
+            kept = tuple((n, s) for n, s in paper.topics if s is TagSource.CATALOGUE)
+            topics = kept + tuple((t.topic, t.source) for t in found)
+            confidence = (1.0,) * len(kept) + tuple(t.confidence for t in found) if found else ()
             if topics != paper.topics or confidence != paper.topic_confidence:
                 result[i] = dataclasses.replace(paper, topics=topics, topic_confidence=confidence)
         return result

@@ -185,8 +185,21 @@ def _trie_pattern(literals: Iterable[str]) -> str:
 class Taxonomy:
     """The ordered topics, with name resolution and keyword tagging."""
 
-    def __init__(self, topics: Iterable[Topic], *, source: str = "taxonomy") -> None:
+    def __init__(
+        self,
+        topics: Iterable[Topic],
+        *,
+        source: str = "taxonomy",
+        name_threshold: float = 0.8,
+        adopt_after: int = 3,
+        tagging: str = "hybrid",
+    ) -> None:
         self.topics: tuple[Topic, ...] = tuple(topics)
+        # [names] and [tagging] of topics.toml (see there); used by bot.catalogue.names / tagger.
+        self.name_threshold = name_threshold
+        self.adopt_after = adopt_after
+        self.tagging = tagging
+        self._resolver: Any = None
         self._by_key: dict[str, Topic] = {}
         self._by_name: dict[str, Topic] = {}
         for topic in self.topics:
@@ -240,13 +253,61 @@ class Taxonomy:
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], *, source: str = "taxonomy") -> Taxonomy:
         """Build from parsed TOML: `{"topic": [{"name": ..., ...}, ...]}`."""
-        unknown = set(data) - {"topic"}
+        unknown = set(data) - {"topic", "names", "tagging"}
         if unknown:
-            raise ValueError(f"{source}: unknown top-level keys {sorted(unknown)} (expected [[topic]] tables)")
+            raise ValueError(
+                f"{source}: unknown top-level keys {sorted(unknown)} (expected [[topic]] tables, [names], [tagging])"
+            )
         raw_topics = data.get("topic")
         if not isinstance(raw_topics, list) or not raw_topics:
             raise ValueError(f"{source}: no [[topic]] tables")
-        return cls((_topic_from_mapping(raw, source, n) for n, raw in enumerate(raw_topics, 1)), source=source)
+        names = _table(data, "names", {"threshold", "adopt_after"}, source)
+        threshold = names.get("threshold", 0.8)
+        if not isinstance(threshold, int | float) or isinstance(threshold, bool) or not 0.0 < threshold <= 1.0:
+            raise ValueError(f"{source}: [names] threshold must be a number in (0, 1]")
+        adopt_after = names.get("adopt_after", 3)
+        if not isinstance(adopt_after, int) or isinstance(adopt_after, bool) or adopt_after < 1:
+            raise ValueError(f"{source}: [names] adopt_after must be a whole number of papers, at least 1")
+        tagging = _table(data, "tagging", {"method"}, source).get("method", "hybrid")
+        if tagging not in ("rules", "model", "hybrid"):
+            raise ValueError(f"{source}: [tagging] method must be one of rules, model, hybrid")
+        return cls(
+            (_topic_from_mapping(raw, source, n) for n, raw in enumerate(raw_topics, 1)),
+            source=source,
+            name_threshold=float(threshold),
+            adopt_after=adopt_after,
+            tagging=tagging,
+        )
+
+    def adopt(self, names: Iterable[str]) -> list[str]:
+        """Make new topic names (adopted from catalogue lists) topics of their own, after the
+        configured ones: subscribable, listed, resolvable in any script. Returns those added."""
+        added: list[str] = []
+        for name in names:
+            name = name.strip()
+            if not name or self.resolve(name) is not None or name in self._by_name:
+                continue
+            topic = Topic(name)
+            self.topics = (*self.topics, topic)
+            self._by_name[name] = topic
+            self._by_key[_key(name)] = topic
+            added.append(name)
+        if added:
+            self._resolver = None
+        return added
+
+    def resolve_name(self, written: str) -> Any:
+        """How a topic name written in a catalogue list is filed (bot.catalogue.names.Resolution):
+        exactly, as an automatic variant, or not (new / doubtful)."""
+        if self._resolver is None:
+            from bot.catalogue.names import NameResolver
+
+            self._resolver = NameResolver(self, self.name_threshold)
+        return self._resolver.resolve(written)
+
+    def has_filed_catalogue_tags(self, paper: Paper) -> bool:
+        """Whether people tagged the paper with a topic of this taxonomy (then taggers leave it alone)."""
+        return any(source is TagSource.CATALOGUE and name in self._by_name for name, source in paper.topics)
 
     # -- names ---------------------------------------------------------------------------------
 
@@ -361,12 +422,14 @@ class Taxonomy:
         """
         result: list[Paper] = []
         for paper in papers:
-            if has_catalogue_tags(paper):
+            if self.has_filed_catalogue_tags(paper):
                 result.append(paper)
                 continue
             tags = self.rule_tags_of(paper)
-            topics = tuple((name, TagSource.RULE) for name, _ in tags)
-            confidence = tuple(c for _, c in tags)
+            # Catalogue names no topic answers to (yet) stay on the paper, beside the rule tags.
+            kept = tuple((n, s) for n, s in paper.topics if s is TagSource.CATALOGUE)
+            topics = kept + tuple((name, TagSource.RULE) for name, _ in tags)
+            confidence = (1.0,) * len(kept) + tuple(c for _, c in tags) if tags else ()
             if topics == paper.topics and confidence == paper.topic_confidence:
                 result.append(paper)
             else:
@@ -374,27 +437,46 @@ class Taxonomy:
         return result
 
     def canonicalize(self, papers: Iterable[Paper]) -> tuple[list[Paper], dict[str, int]]:
-        """Papers whose topic names are replaced by canonical ones (多模态llm -> 多模態LLM).
+        """Papers whose topic names are filed under canonical ones (多模态llm, 多模態大型語言模型 -> 多模態LLM).
 
         Also returns the names no topic answers to, with how many papers carry each: they are kept
-        as written so nothing is lost, and the operator decides whether to add them to topics.toml.
+        as written so nothing is lost; bot.services.tagging.settle_topics adopts or sets them aside.
         """
+        result, _resolutions, unknown = self.file_names(papers)
+        return result, dict(unknown)
+
+    def file_names(self, papers: Iterable[Paper]) -> tuple[list[Paper], dict[str, Any], Counter[str]]:
+        """`canonicalize`, also returning how every distinct written name was resolved
+        (name -> bot.catalogue.names.Resolution) and how many papers carry each unfiled name."""
         unknown: Counter[str] = Counter()
+        resolutions: dict[str, Any] = {}
         result: list[Paper] = []
         for paper in papers:
             topics: list[tuple[str, TagSource]] = []
             seen: set[str] = set()
             for name, source in paper.topics:
-                topic = self.resolve(name)
-                if topic is None:
+                found = resolutions.get(name)
+                if found is None:
+                    found = resolutions[name] = self.resolve_name(name)
+                canonical = found.topic if found.filed else name
+                if not found.filed:
                     unknown[name] += 1
-                canonical = topic.name if topic is not None else name
                 if canonical not in seen:
                     seen.add(canonical)
                     topics.append((canonical, source))
             new = tuple(topics)
             result.append(paper if new == paper.topics else dataclasses.replace(paper, topics=new))
-        return result, dict(unknown)
+        return result, resolutions, unknown
+
+
+def _table(data: Mapping[str, Any], key: str, allowed: set[str], source: str) -> Mapping[str, Any]:
+    value = data.get(key, {})
+    if not isinstance(value, dict):
+        raise ValueError(f"{source}: [{key}] must be a table")
+    unknown = set(value) - allowed
+    if unknown:
+        raise ValueError(f"{source}: unknown keys {sorted(unknown)} in [{key}] (allowed: {sorted(allowed)})")
+    return value
 
 
 def _topic_from_mapping(raw: Any, source: str, number: int) -> Topic:

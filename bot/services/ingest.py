@@ -11,8 +11,10 @@ from pathlib import Path
 
 from bot.catalogue.merge import merge
 from bot.catalogue.model import Paper, Reject, SeedEntry
+from bot.catalogue.names import Resolution
 from bot.catalogue.parse import parse_file
 from bot.catalogue.topics import Taxonomy
+from bot.services.tagging import Settlement, settle_topics
 from bot.storage.papers import WRITE_BATCH, CatalogueWriter
 
 Progress = Callable[[str], None]
@@ -33,6 +35,7 @@ class IngestReport:
     rule_tagged: int = 0
     unknown_topics: dict[str, int] = field(default_factory=dict)
     rejects: list[Reject] = field(default_factory=list)
+    topics: Settlement = field(default_factory=Settlement)
 
     def format(self) -> str:
         """The report printed by `python -m bot ingest`."""
@@ -42,10 +45,11 @@ class IngestReport:
             f"papers new: {self.new}, updated: {self.updated}, unchanged: {self.unchanged}",
             f"papers tagged by topic rules: {self.rule_tagged}",
             *(
-                [f"topics not in config/topics.toml (kept as written): {self.unknown_topics}"]
+                [f"topic names not in config/topics.toml (papers per name): {self.unknown_topics}"]
                 if self.unknown_topics
                 else []
             ),
+            *self.topics.lines(),
             f"rejected: {len(self.rejects)}",
         ]
         lines.extend(f"  {reject}" for reject in self.rejects)
@@ -103,6 +107,7 @@ def ingest(
     report = IngestReport()
     hashes: dict[str, str] = {}
     unknown: Counter[str] = Counter()
+    variants: dict[str, tuple[Resolution, list[str]]] = {}
     files = seed_files(paths)
     if not files:
         report.rejects.append(Reject(", ".join(map(str, paths)) or "(none)", 0, "no seed files found"))
@@ -128,7 +133,7 @@ def ingest(
                     later.setdefault(entry.arxiv_id, []).append(entry)
                 else:
                     fresh.append(entry)
-            papers, tagged = _prepare(fresh, taxonomy, unknown)
+            papers, tagged = _prepare(fresh, taxonomy, unknown, variants=variants)
             report.rule_tagged += tagged
             for start in range(0, len(papers), WRITE_BATCH):
                 run.add(papers[start : start + WRITE_BATCH], tag=index)
@@ -146,12 +151,16 @@ def ingest(
             report.rule_tagged -= tagged
             for entry in first:
                 later[entry.arxiv_id].append(entry)
-            papers, tagged = _prepare([e for group in later.values() for e in group], taxonomy, unknown)
+            papers, tagged = _prepare(
+                [e for group in later.values() for e in group], taxonomy, unknown, variants=variants
+            )
             report.rule_tagged += tagged
             for start in range(0, len(papers), WRITE_BATCH):
                 run.add(papers[start : start + WRITE_BATCH], tag=-1)
         say("writing topics ...")
         counts = run.finish([topic.name for topic in taxonomy.topics], hashes)
+        say("settling topic names and tagging papers without topics ...")
+        report.topics = settle_topics(conn, taxonomy, variants=variants)
     report.new, report.updated, report.unchanged = counts.new, counts.updated, counts.unchanged
     report.papers = counts.new + counts.updated + counts.unchanged
     report.duplicates_merged = report.entries - report.papers
@@ -160,14 +169,27 @@ def ingest(
 
 
 def _prepare(
-    entries: list[SeedEntry], taxonomy: Taxonomy, unknown: Counter[str], *, sign: int = 1
+    entries: list[SeedEntry],
+    taxonomy: Taxonomy,
+    unknown: Counter[str],
+    *,
+    sign: int = 1,
+    variants: dict[str, tuple[Resolution, list[str]]] | None = None,
 ) -> tuple[list[Paper], int]:
-    """Merge entries, canonicalize topic names (counting unknown ones into `unknown`, times `sign`),
-    tag untagged papers by rules; the papers and how many the rules tagged."""
-    # Topic names written in another script or as an alias are stored under the canonical name.
-    canonical, names = taxonomy.canonicalize(merge(entries).papers)
+    """Merge entries, file topic names under topics (counting unfiled ones into `unknown`, times
+    `sign`; names filed automatically with their papers into `variants`), tag untagged papers by
+    rules; the papers and how many the rules tagged."""
+    # Topic names written in another script, as an alias or a variant are stored under the topic's name.
+    merged = merge(entries).papers
+    canonical, resolutions, names = taxonomy.file_names(merged)
     for name, n in names.items():
         unknown[name] += sign * n
+    if variants is not None:
+        for paper in merged:
+            for name, _source in paper.topics:
+                found = resolutions[name]
+                if found.status == "variant":
+                    variants.setdefault(name, (found, []))[1].append(paper.arxiv_id)
     untagged = sum(1 for paper in canonical if not paper.topics)
     papers = taxonomy.apply_rules(canonical)
     return papers, untagged - sum(1 for paper in papers if not paper.topics)

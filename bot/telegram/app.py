@@ -33,6 +33,7 @@ from bot.storage.chats import ChatStore
 from bot.storage.db import Database, connect
 from bot.storage.papers import PaperStore
 from bot.storage.threads import PushThreads
+from bot.storage.topic_names import adopted_names
 from bot.telegram.context import SERVICES_KEY, Context, Services, services
 from bot.telegram.handlers import admin, digest, papers, settings, start, subscriptions, translation
 from bot.telegram.handlers.buttons import on_button
@@ -71,6 +72,8 @@ def _ingest_if_changed(settings: Settings, taxonomy: Taxonomy) -> None:
         if needs_ingest(conn, [settings.seeds]):
             report = ingest(conn, [settings.seeds], taxonomy)
             log.info("seed files changed: ingested\n%s", report.format())
+        # Topic names adopted from catalogue lists are topics too: subscribable, resolvable.
+        taxonomy.adopt(adopted_names(conn))
     finally:
         conn.close()
 

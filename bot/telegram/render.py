@@ -258,10 +258,7 @@ def arxiv_unreachable(arxiv_id: str, script: Script) -> Reply:
 
 def arxiv_slow(arxiv_id: str, script: Script) -> Reply:
     """arXiv is slow: the fetch goes on and the paper will be there next time."""
-    text = (
-        f"arXiv 响应较慢，<code>{esc(arxiv_id)}</code> 仍在获取中。\n"
-        f"请一分钟后再发送 /paper {esc(arxiv_id)}。"
-    )
+    text = f"arXiv 响应较慢，<code>{esc(arxiv_id)}</code> 仍在获取中。\n请一分钟后再发送 /paper {esc(arxiv_id)}。"
     return _finish(text, script)
 
 

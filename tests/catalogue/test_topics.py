@@ -217,14 +217,22 @@ def test_canonicalize_maps_names_and_reports_unknown(tax: Taxonomy) -> None:
     assert unknown == {"Cooking": 1}
 
 
-def test_tagging_is_fast(tax: Taxonomy, seed_papers: list[Paper]) -> None:
+def test_tagging_costs_a_small_multiple_of_folding_the_text(tax: Taxonomy, seed_papers: list[Paper]) -> None:
+    # Relative to folding the same text in the same run, so a loaded machine does not fail it;
+    # absolute figures live in benchmarks/catalogue.py (ingest papers/s). About 5x here.
     papers = [dataclasses.replace(p, topics=()) for p in seed_papers] * 30
-    start = time.perf_counter()
-    tagged = tax.apply_rules(papers)
-    rate = len(papers) / (time.perf_counter() - start)
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        for p in papers:
+            match_fold(f"{p.title_en}\n{p.title_zh}")
+            match_fold(p.abstract_zh)
+        folding = time.perf_counter() - start
+        start = time.perf_counter()
+        tagged = tax.apply_rules(papers)
+        best = min(best, (time.perf_counter() - start) / folding)
     assert sum(1 for p in tagged if p.topics) > len(papers) // 2
-    # About 30,000 papers/s here; ingest as a whole must reach 5,000/s.
-    assert rate > 8_000
+    assert best < 15
 
 
 # -- validation ------------------------------------------------------------------------------------
@@ -250,6 +258,10 @@ def test_tagging_is_fast(tax: Taxonomy, seed_papers: list[Paper]) -> None:
         ('[[topic]]\nname = "量化"\naliases = "quant"\n', "'aliases' must be a list of strings"),
         ('[[topic]]\nenglish = "Quantization"\n', "topic #1 has no name"),
         ('title = "topics"\n', "unknown top-level keys"),
+        ('[names]\nthreshold = 1.5\n[[topic]]\nname = "量化"\n', "threshold must be a number in (0, 1]"),
+        ('[names]\nadopt_after = 0\n[[topic]]\nname = "量化"\n', "adopt_after must be a whole number"),
+        ('[names]\nadopt = 2\n[[topic]]\nname = "量化"\n', "unknown keys ['adopt'] in [names]"),
+        ('[tagging]\nmethod = "magic"\n[[topic]]\nname = "量化"\n', "method must be one of rules, model, hybrid"),
         ("", "no [[topic]] tables"),
         ("[[topic]\n", "invalid TOML"),
     ],
