@@ -30,6 +30,7 @@ ingest: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/catalogue.py
+	$(BIN)/python benchmarks/topic_names.py
 	$(BIN)/python benchmarks/bot.py
 	$(BIN)/python benchmarks/push.py
 	$(BIN)/python benchmarks/translate.py

@@ -1,8 +1,9 @@
 """The topic taxonomy (config/topics.toml): names users may type, and keyword rules that tag papers.
 
 Owns: loading and validating the taxonomy, resolving what a user typed to a topic (any script,
-case, width, alias), "did you mean" suggestions, tagging papers the catalogue left without topics
-(TagSource.RULE), and measuring how well the rules agree with the catalogue's own tags.
+case, width, alias), "did you mean" suggestions, ranked rule tags with a confidence for papers the
+catalogue left without topics (TagSource.RULE), and topics adopted from catalogue lists. Filing
+catalogue names (variants): bot.catalogue.names; the learned model and evaluation: bot.catalogue.tagger.
 
 Matching works on `match_fold`ed text (simplified script, casefolded, full-width letters made ASCII).
 The keywords and words of all topics are compiled into trie-shaped regexes searched once per paper,
@@ -25,10 +26,13 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.catalogue.model import Paper, TagSource
 from bot.text.normalize import fold, fold_cached, to_simplified
+
+if TYPE_CHECKING:
+    from bot.catalogue.names import NameResolver, Resolution
 
 __all__ = [
     "RULE_MAX_TAGS",
@@ -199,7 +203,7 @@ class Taxonomy:
         self.name_threshold = name_threshold
         self.adopt_after = adopt_after
         self.tagging = tagging
-        self._resolver: Any = None
+        self._resolver: NameResolver | None = None
         self._by_key: dict[str, Topic] = {}
         self._by_name: dict[str, Topic] = {}
         for topic in self.topics:
@@ -296,7 +300,7 @@ class Taxonomy:
             self._resolver = None
         return added
 
-    def resolve_name(self, written: str) -> Any:
+    def resolve_name(self, written: str) -> Resolution:
         """How a topic name written in a catalogue list is filed (bot.catalogue.names.Resolution):
         exactly, as an automatic variant, or not (new / doubtful)."""
         if self._resolver is None:
@@ -445,11 +449,11 @@ class Taxonomy:
         result, _resolutions, unknown = self.file_names(papers)
         return result, dict(unknown)
 
-    def file_names(self, papers: Iterable[Paper]) -> tuple[list[Paper], dict[str, Any], Counter[str]]:
+    def file_names(self, papers: Iterable[Paper]) -> tuple[list[Paper], dict[str, Resolution], Counter[str]]:
         """`canonicalize`, also returning how every distinct written name was resolved
         (name -> bot.catalogue.names.Resolution) and how many papers carry each unfiled name."""
         unknown: Counter[str] = Counter()
-        resolutions: dict[str, Any] = {}
+        resolutions: dict[str, Resolution] = {}
         result: list[Paper] = []
         for paper in papers:
             topics: list[tuple[str, TagSource]] = []
@@ -458,7 +462,7 @@ class Taxonomy:
                 found = resolutions.get(name)
                 if found is None:
                     found = resolutions[name] = self.resolve_name(name)
-                canonical = found.topic if found.filed else name
+                canonical = found.topic if found.filed and found.topic is not None else name
                 if not found.filed:
                     unknown[name] += 1
                 if canonical not in seen:
