@@ -22,7 +22,17 @@ def format_paper(paper: Paper) -> str:
         "",
         textwrap.fill(paper.abstract_zh, width=60, initial_indent="  ", subsequent_indent="  "),
     ]
-    return "\n".join(line for i, line in enumerate(lines) if line or i == 5)
+    text = "\n".join(line for i, line in enumerate(lines) if line or i == 5)
+    machine = None if paper.abstract_zh else paper.machine
+    if machine is not None:  # a machine translation, marked, with the English it came from
+        text = text.rstrip() + f"\n  [machine translation, {machine.model}] {machine.title_zh}\n"
+        text += textwrap.fill(machine.abstract_zh, width=60, initial_indent="  ", subsequent_indent="  ")
+        if machine.key_point:
+            text += f"\n  要点: {machine.key_point}"
+    if not paper.abstract_zh and paper.abstract_en:
+        english = textwrap.fill(paper.abstract_en, width=80, initial_indent="  ", subsequent_indent="  ")
+        text = text.rstrip() + "\n\n" + english
+    return text
 
 
 def format_search(result: SearchResult) -> str:

@@ -43,6 +43,16 @@ _WORDS = tuple(
 _KEEP = re.compile(r"^(?:https?://\S+|[A-Z][A-Za-z0-9-]*[A-Z0-9][A-Za-z0-9-]*|\d[\d.,%]*)$")
 
 
+_ROLES = frozenset({"developer", "system", "user", "assistant", "tool", "function"})
+
+
+def _text(content: Any) -> str:
+    """A message's text, whether a string or a list of {"type": "text", "text": ...} parts."""
+    if isinstance(content, list):
+        return "".join(p.get("text", "") for p in content if isinstance(p, dict))
+    return content if isinstance(content, str) else ""
+
+
 class Mode(StrEnum):
     GOOD = "good"
     SLOW = "slow"  # a good answer after `slow_seconds`
@@ -137,9 +147,12 @@ class FakeModel:
         if not isinstance(body, dict) or not isinstance(body.get("model"), str) or not isinstance(messages, list):
             return self._error(400, "'model' and 'messages' are required.", "invalid_request_error", None)
         for message in messages:
-            if not isinstance(message, dict) or message.get("role") not in {"system", "user", "assistant", "developer"}:
+            # Roles: the union in openai/types/chat/chat_completion_message_param.py; content is a string
+            # or a list of parts (chat_completion_user_message_param.py), None only for an assistant's.
+            if not isinstance(message, dict) or message.get("role") not in _ROLES:
                 return self._error(400, "Invalid message role.", "invalid_request_error", None)
-            if not isinstance(message.get("content"), str):
+            content = message.get("content")
+            if not isinstance(content, str | list) and not (content is None and message["role"] == "assistant"):
                 return self._error(400, "Invalid message content.", "invalid_request_error", None)
         self.requests.append(body)
         self.headers.append(dict(request.headers))
@@ -165,14 +178,14 @@ class FakeModel:
             return web.Response(text="<html><body>502 Bad Gateway</body></html>", content_type="text/html")
         if mode is Mode.SLOW:
             await asyncio.sleep(self.slow_seconds)
-        system = next((m["content"] for m in messages if m["role"] == "system"), "")
-        user = next((m["content"] for m in messages if m["role"] == "user"), "{}")
+        system = next((_text(m["content"]) for m in messages if m["role"] in {"system", "developer"}), "")
+        user = next((_text(m["content"]) for m in messages if m["role"] == "user"), "{}")
         try:
             paper = json.loads(user)
         except json.JSONDecodeError:
             paper = {"title": user, "abstract": user}
         content = self._content(mode, str(paper.get("title", "")), str(paper.get("abstract", "")), system)
-        prompt_tokens = sum(len(m["content"]) for m in messages) // 4
+        prompt_tokens = sum(len(_text(m.get("content"))) for m in messages) // 4
         completion_tokens = len(content)
         completion: dict[str, Any] = {
             "id": f"chatcmpl-{len(self.requests)}",

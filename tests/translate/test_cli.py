@@ -57,3 +57,16 @@ async def test_backfill_stops_at_the_budget(
     assert await cli._translate(configured, None) == 0
     out = capsys.readouterr().out
     assert "translated 2 of 2" in out and "stopped by today's budget" in out
+
+
+async def test_paper_in_the_terminal_shows_the_marked_translation_and_the_english(
+    settings: Settings, fake: FakeModel, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_papers(settings.database, [english("2605.00920", ABSTRACTS[1])])
+    assert await cli._paper(settings, "2605.00920") == 0
+    assert "machine translation" not in capsys.readouterr().out
+    assert await cli._translate(with_model(settings, fake), None) == 0
+    capsys.readouterr()
+    assert await cli._paper(settings, "2605.00920") == 0
+    out = capsys.readouterr().out
+    assert "[machine translation, fake-translator]" in out and "要点" in out and "outlier channels" in out
