@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import gc
 import json
 import logging
 import sqlite3
+import sys
 import time as timer
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -44,9 +47,10 @@ from bot.text.arxiv import parse_arxiv_id
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
-WRITE_CHUNK = 500  # papers per write transaction: other writers get their turn between chunks
+WRITE_CHUNK = 100  # papers per write transaction: other writers get their turn between chunks
 RETRY_BASE = timedelta(minutes=5)
 RETRY_MAX = timedelta(hours=6)
+SWITCH_INTERVAL = 0.001  # seconds; Python's default is 0.005
 FETCH_DEADLINE = 12.0  # seconds a /paper fetch may take before the user is told to try again
 
 # The arXiv primary categories that name one of our topics by themselves.
@@ -212,6 +216,27 @@ def tag(paper: Paper, taxonomy: Taxonomy) -> Paper:
     return dataclasses.replace(paper, topics=tuple((n, TagSource.RULE) for n in names))
 
 
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """A day's listing makes about a million short-lived objects (XML elements, records, papers), and the
+    cyclic collector would stop every thread, the event loop's included, for a tenth of a second at a
+    time to rescan the bot's heap. Nothing here makes reference cycles: the collector rests meanwhile,
+    reference counting still frees everything. (Same reasoning as the push planner's pause.)"""
+    enabled = gc.isenabled()
+    gc.disable()
+    # The refresh's threads (XML parsing, merging, the writer's FTS folding) hold the GIL for up to the
+    # switch interval each time; a shorter one hands it back to the event loop sooner, so handlers
+    # stay quick while a refresh runs (a few percent of throughput, measured in benchmarks/refresh.py).
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(min(interval, SWITCH_INTERVAL))
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(interval)
+        if enabled:
+            gc.enable()
+
+
 def backoff(failures: int) -> timedelta:
     """Wait before retrying a source that failed `failures` times in a row."""
     wait: timedelta = RETRY_BASE * (2 ** max(failures - 1, 0))
@@ -242,6 +267,7 @@ class RefreshService:
         self._clock = clock
         self._running: dict[str, asyncio.Lock] = {}
         self._inflight: dict[str, asyncio.Task[PaperFetch]] = {}
+        self._validators: dict[str, dict[str, Any]] = {}  # a digest run's new ETags, recorded with its success
 
     def spec(self, name: str) -> SourceSpec | None:
         return next((s for s in self.specs if s.name == name), None)
@@ -266,25 +292,29 @@ class RefreshService:
         started = timer.monotonic()
         async with lock:  # a retry and a scheduled run of one source never overlap
             say(f"{spec.name}: running ...")
-            validators: dict[str, Any] | None = None
             try:
-                if spec.kind is SourceKind.ARXIV:
-                    await self._run_arxiv(spec, report, say)
-                elif spec.kind is SourceKind.DIGEST:
-                    validators = await self._run_digest(spec, report, say)
-                elif spec.kind is SourceKind.HF_DAILY:
-                    await self._run_hf(spec, report)
-                else:
-                    await self._run_seeds(spec, report, say)
+                with gc_paused():
+                    await self._collect(spec, report, say)
             except SourceError as exc:
                 report.error = str(exc)
             except Exception as exc:  # a bug in one source must not stop the others
                 log.exception("source %s failed", spec.name)
                 report.error = f"internal error: {type(exc).__name__}: {exc}"
             report.seconds = timer.monotonic() - started
-            await self._record(spec, report, validators)
+            await self._record(spec, report, self._validators.pop(spec.name, None))
         say(report.format())
         return report
+
+    async def _collect(self, spec: SourceSpec, report: SourceReport, say: Progress) -> None:
+        """Fetch, merge and store one source's papers into `report` (SourceError on failure)."""
+        if spec.kind is SourceKind.ARXIV:
+            await self._run_arxiv(spec, report, say)
+        elif spec.kind is SourceKind.DIGEST:
+            self._validators[spec.name] = await self._run_digest(spec, report, say)
+        elif spec.kind is SourceKind.HF_DAILY:
+            await self._run_hf(spec, report)
+        else:
+            await self._run_seeds(spec, report, say)
 
     async def _record(self, spec: SourceSpec, report: SourceReport, validators: dict[str, Any] | None) -> None:
         now = self._clock()
@@ -448,7 +478,8 @@ class RefreshService:
             if not chunk and not seed_hashes:
                 break
             stored = await self._db.read(partial(read_papers, arxiv_ids=[p.arxiv_id for p in chunk]))
-            ready = [tag(combine(stored.get(p.arxiv_id), p), self._taxonomy) for p in chunk]
+            # Merging and tagging are plain Python: off the event loop, so handlers keep answering.
+            ready = await asyncio.to_thread(self._prepare, chunk, stored)
             last = start + WRITE_CHUNK >= len(unique)
             hashes = seed_hashes if (seed_hashes and last) else {}
             counts = await self._db.write(partial(_upsert, papers=ready, topics=topics, seed_hashes=hashes))
@@ -457,6 +488,9 @@ class RefreshService:
                 progress(f"  stored {min(start + WRITE_CHUNK, len(unique))}/{len(unique)}")
             await asyncio.sleep(0)  # let handlers run between chunks
         return UpsertCounts(new=new, updated=updated, unchanged=unchanged)
+
+    def _prepare(self, chunk: Sequence[Paper], stored: dict[str, Paper]) -> list[Paper]:
+        return [tag(combine(stored.get(p.arxiv_id), p), self._taxonomy) for p in chunk]
 
     # -- one paper --------------------------------------------------------------------------------
 

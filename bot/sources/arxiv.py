@@ -19,6 +19,7 @@ are refused, never expanded.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -93,9 +94,17 @@ def clean_text(text: str) -> str:
     return " ".join(text.split())
 
 
+_FEED_PIECE = 32_768  # bytes handed to the parser at a time: the GIL is released between pieces
+
+
 def _parse_xml(body: bytes) -> Element:
     try:
-        root = SafeET.fromstring(body)
+        # Fed piece by piece: expat holds the GIL for the whole of one call, and a day's listing is
+        # megabytes, so one call would stall the event loop's thread for a tenth of a second.
+        parser = SafeET.XMLParser()
+        for start in range(0, len(body), _FEED_PIECE):
+            parser.feed(body[start : start + _FEED_PIECE])
+        root = parser.close()
     except DefusedXmlException as exc:
         raise SourceError(ErrorKind.MALFORMED, f"refused unsafe XML ({type(exc).__name__})") from exc
     except SafeET.ParseError as exc:
@@ -214,7 +223,8 @@ class ArxivClient:
     async def listing(self, categories: Sequence[str]) -> list[ArxivRecord]:
         """Today's announcement of these categories."""
         reply = await self._fetcher.get(self.listing_url(categories))
-        return parse_listing(reply.body)
+        # A day's listing is megabytes of XML: parsed off the event loop so handlers keep answering.
+        return await asyncio.to_thread(parse_listing, reply.body)
 
     def query_key(self, arxiv_ids: Sequence[str]) -> str:
         """The API query for these IDs, as the daily query cache records it."""
@@ -224,4 +234,4 @@ class ArxivClient:
         """Details of up to ID_LIST_BATCH papers (IDs arXiv does not know are simply absent)."""
         params = {"id_list": ",".join(arxiv_ids), "start": "0", "max_results": str(len(arxiv_ids))}
         reply = await self._fetcher.get(self.api_url, params=params)
-        return parse_api(reply.body, reply.status)
+        return await asyncio.to_thread(parse_api, reply.body, reply.status)

@@ -1,0 +1,226 @@
+"""Refresh benchmark: a day's arXiv listing of N papers refreshed into a large catalogue while a user
+keeps sending /paper and /search to the bot in the same process.
+
+    python benchmarks/refresh.py [--papers 2000] [--catalogue 100000] [--commands 300]
+
+The fake arXiv (tests/sources/fakes.py, the recorded listing format) runs in a child process, as the
+real server would be elsewhere. The bot is the real Application long-polling the local Bot API; its
+refresh service (the one the JobQueue runs) fetches the listing, merges, tags and writes in chunks
+through the one Database writer. Printed: papers/s of the refresh excluding the politeness delay
+(target: the 2,000 in at most 2 s), the /paper and /search handler p99 during the refresh against
+idle (target ratio <= 2), and the process's peak RSS. Exits non-zero when it measured nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import multiprocessing as mp
+import random
+import resource
+import sys
+import tempfile
+import time
+from datetime import date
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.bot import pct, timed
+from benchmarks.synthetic import ROOT
+from benchmarks.translate import SENTENCES, timed_commands
+from bot.catalogue.model import Paper
+from bot.catalogue.topics import Taxonomy
+from bot.config import load_settings
+from bot.localapi import RateLimits
+from bot.services.ingest import ingest
+from bot.storage.db import connect
+from bot.storage.papers import CatalogueWriter
+from bot.telegram.context import services
+from bot.telegram.local import running_locally
+
+SEARCHES = ["量化", "大語言模型", "mixture of experts", "多模態 agent", "对齐"]
+TITLES = ("Quantized", "Multimodal", "Agentic", "Efficient", "Aligned", "Long-Context", "Sparse", "Robust")
+# One listing per run, each of `--papers` new papers (a run's category is the primary of its papers).
+RUN_CATEGORIES = ("cs.CL", "cs.CV", "cs.LG")
+
+
+def serve_arxiv(conn: Connection, papers: int) -> None:
+    """Child process: the fake arXiv serving one listing of `papers` new papers per run category."""
+    from tests.sources.fakes import FakePaper, FakeSources, start
+
+    rng = random.Random(3)
+    fake = FakeSources()
+    for i in range(papers * len(RUN_CATEGORIES)):
+        fake.add(
+            FakePaper(
+                f"2612.{10000 + i:05d}",
+                f"{rng.choice(TITLES)} {rng.choice(TITLES)} Language Models, Study {i}",
+                " ".join(rng.sample(SENTENCES, rng.randint(5, 8))),
+                authors=tuple(f"Author {rng.randint(1, 9999)}" for _ in range(rng.randint(2, 8))),
+                categories=(RUN_CATEGORIES[i // papers], "cs.AI"),
+                published=date(2026, 12, 1),
+            ),
+            listed=True,
+        )
+
+    async def serve() -> None:
+        runner, url = await start(fake)
+        conn.send(url)
+        await asyncio.to_thread(conn.recv)
+        conn.send(len(fake.requests))
+        await runner.cleanup()
+
+    asyncio.run(serve())
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+async def drive(db: Path, papers: int, size: int, commands: int, sources_file: Path) -> int:
+    ours, theirs = mp.get_context("spawn").Pipe()
+    child = mp.get_context("spawn").Process(target=serve_arxiv, args=(theirs, papers), daemon=True)
+    child.start()
+    url = ours.recv()
+    base = load_settings(ROOT / "config" / "bot.toml", {})
+    settings = base.with_overrides(
+        database=db,
+        seeds=ROOT / "seeds",
+        topics=ROOT / "config" / "topics.toml",
+        commands_per_minute=100_000,
+        sources=dataclasses.replace(
+            base.sources,
+            file=sources_file,
+            arxiv_feed_url=f"{url}/atom",
+            arxiv_api_url=f"{url}/api/query",
+            arxiv_delay=0.0,
+        ),
+    )
+    try:
+        handler_ms: dict[str, list[float]] = {"paper": [], "search": []}
+        async with running_locally(settings, limits=RateLimits(enabled=False), keep_journal=False) as local:
+            for handler in local.application.handlers[0]:
+                names = getattr(handler, "commands", None)
+                if names and {"paper", "search"} & set(names):
+                    handler.callback = timed(handler_ms, next(iter(names)), handler.callback)
+            api = local.api
+            chat = api.add_private_chat(777, "Bench")
+            rng = random.Random(5)
+            known = ["2404.07965", "2404.14047", "2404.07839", "2404.14219"]
+            texts = [
+                f"/paper {rng.choice(known)}" if i % 2 == 0 else f"/search {rng.choice(SEARCHES)}"
+                for i in range(commands * 20)
+            ]
+            await timed_commands(api, chat, texts[:10])  # warm-up
+            for values in handler_ms.values():
+                values.clear()
+            await timed_commands(api, chat, texts[:commands])
+            idle = handler_ms["paper"] + handler_ms["search"]
+            for values in handler_ms.values():
+                values.clear()
+            rss_before = peak_rss_mb()
+
+            refresh = services(local.application).refresh  # type: ignore[arg-type]
+            assert refresh is not None
+            politeness = refresh.fetcher.politeness
+            waited: list[float] = []
+            real_sleep = politeness.sleep
+
+            async def counted(seconds: float) -> None:
+                waited.append(seconds)
+                await real_sleep(seconds)
+
+            politeness.sleep = counted
+            elapsed = delays = 0.0
+            busy_sent = 0
+            reports = []
+            for name in RUN_CATEGORIES:  # three announcement days, one after the other
+                start = time.perf_counter()
+                waited.clear()
+                job = asyncio.create_task(refresh.run([name]))
+                busy_sent += await timed_commands(api, chat, texts[commands + busy_sent :], until=job.done)
+                reports += await job
+                elapsed += time.perf_counter() - start - sum(waited)
+                delays += sum(waited)
+            busy = handler_ms["paper"] + handler_ms["search"]
+            slowest = sorted(((v, k) for k, vs in handler_ms.items() for v in vs), reverse=True)[:3]
+            await api.wait_idle()
+    finally:
+        ours.send("stop")
+        requests = ours.recv() if ours.poll(10) else 0
+        child.join(5)
+
+    new = sum(r.new for r in reports)
+    listed = sum(r.fetched for r in reports)
+    rate = new / elapsed if elapsed > 0 else 0.0
+    target = 2000 / 2.0
+    print(
+        f"refresh: {len(reports)} runs, {listed} listed, {new} new into a catalogue of"
+        f" {size:,} papers in {elapsed:.2f} s ({elapsed / max(len(reports), 1):.2f} s a run; politeness delay excluded:"
+        f" {delays:.2f} s; {requests} request(s) to the fake arXiv): {rate:,.0f} papers/s"
+        f" | target {target:,.0f}/s (2,000 in 2 s): {rate / target:.2f}x  {'ok' if rate >= target else 'SLOW'}"
+    )
+    ratio = pct(busy, 0.99) / max(pct(idle, 0.99), 1e-9)
+    print(
+        f"handler p99 idle {pct(idle, 0.99):6.2f} ms (p50 {pct(idle, 0.5):5.2f}, {len(idle)} commands)"
+        f" | during refresh {pct(busy, 0.99):6.2f} ms (p50 {pct(busy, 0.5):5.2f}, {busy_sent} commands)"
+        f" | ratio {ratio:.2f}x (target <= 2)"
+    )
+    print("slowest during refresh: " + ", ".join(f"/{k} {v:.0f} ms" for v, k in slowest))
+    print(f"peak RSS: {rss_before:,.0f} MB before the refresh, {peak_rss_mb():,.0f} MB after")
+    errors = [r.error for r in reports if r.error]
+    if errors or new == 0 or not idle or not busy:
+        print(f"measured nothing: new={new} errors={errors} idle={len(idle)} busy={len(busy)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def catalogue(count: int) -> list[Paper]:
+    """`count` English-only papers of 2025 (five-digit IDs, 20,000 a month)."""
+    rng = random.Random(9)
+    return [
+        Paper(
+            arxiv_id=f"25{1 + i // 20_000:02d}.{i % 20_000:05d}",
+            title_en=f"{rng.choice(TITLES)} Models for Reasoning, Part {i}",
+            title_zh="",
+            abstract_zh="",
+            published=date(2025, 1 + i // 20_000, 1 + i % 28),
+            date_is_exact=True,
+            abstract_en=" ".join(rng.sample(SENTENCES, 5)),
+            version=1,
+            sources=("arxiv",),
+        )
+        for i in range(count)
+    ]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--papers", type=int, default=2000, help="papers in the day's listing")
+    parser.add_argument("--catalogue", type=int, default=100_000, help="papers already in the catalogue")
+    parser.add_argument("--commands", type=int, default=300, help="commands timed while idle")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "bot.sqlite3"
+        started = time.perf_counter()
+        conn = connect(db)
+        ingest(conn, [ROOT / "seeds"], Taxonomy.load(ROOT / "config" / "topics.toml"))
+        CatalogueWriter(conn).write(catalogue(args.catalogue), [], {})
+        conn.close()
+        print(f"catalogue of {args.catalogue:,} papers built in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+        sources = Path(tmp) / "sources.toml"
+        sources.write_text(
+            "".join(
+                f'[[source]]\nname = "{c}"\nkind = "arxiv"\ncategories = ["{c}"]\nschedule = {{ every_hours = 1000 }}\n'
+                for c in RUN_CATEGORIES
+            ),
+            encoding="utf-8",
+        )
+        return asyncio.run(drive(db, args.papers, args.catalogue, args.commands, sources))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
