@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/topic_names.py
 	$(BIN)/python benchmarks/bot.py
 	$(BIN)/python benchmarks/push.py
+	$(BIN)/python benchmarks/refresh.py
 	$(BIN)/python benchmarks/translate.py
 
 clean:

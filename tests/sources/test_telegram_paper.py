@@ -82,3 +82,22 @@ def test_fetch_answers_follow_the_script() -> None:
     assert "請稍後再試" in render.arxiv_unreachable("2612.99999", Script.TRADITIONAL).text
     assert "排队" in render.fetching("2612.99999", 9.0, Script.SIMPLIFIED).text
     assert "排隊" in render.fetching("2612.99999", 9.0, Script.TRADITIONAL).text
+
+
+async def test_each_enabled_source_gets_a_job_on_its_schedule(settings: Settings, seeded: Path) -> None:
+    from zoneinfo import ZoneInfo
+
+    from tests.conftest import ROOT
+
+    real = settings.with_overrides(sources=dataclasses.replace(settings.sources, file=ROOT / "config" / "sources.toml"))
+    async with running_locally(real, limits=E2E_LIMITS) as local:
+        queue = local.application.job_queue
+        assert queue is not None
+        jobs = {job.name: job for job in queue.jobs() if job.name and job.name.startswith("refresh:")}
+        assert set(jobs) == {"refresh:arxiv", "refresh:seeds"}  # digest and hf_daily are off by default
+        arxiv_next = jobs["refresh:arxiv"].next_t
+        assert arxiv_next is not None
+        local_next = arxiv_next.astimezone(ZoneInfo("America/New_York"))
+        assert (local_next.hour, local_next.minute) == (0, 30)
+        assert local_next.weekday() in range(5)  # Monday-Friday: after the Sunday-Thursday announcements
+        await local.api.wait_idle()
