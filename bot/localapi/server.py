@@ -128,6 +128,10 @@ _METHODS = (
     "setMyCommands",
     "getMyCommands",
     "deleteMyCommands",
+    "setMyDescription",
+    "getMyDescription",
+    "setMyShortDescription",
+    "getMyShortDescription",
     "setChatMenuButton",
     "getChatMenuButton",
     "getChat",
@@ -235,6 +239,7 @@ class LocalBotApi(World):
         self._webhook_task: asyncio.Task[None] | None = None
         self.root = ""
         self.commands: dict[tuple[str, str], list[JSON]] = {}
+        self.descriptions: dict[tuple[str, str], str] = {}  # (description | short_description, language) -> text
         self._default_menu_button: JSON = {"type": "commands"}
         self._allowed: frozenset[str] | None = None
         self._webhook: JSON | None = None
@@ -795,6 +800,31 @@ class LocalBotApi(World):
     def _delete_my_commands(self, p: _Params) -> bool:
         self.commands.pop(self._commands_key(p), None)
         return True
+
+    def _describe(self, p: _Params, kind: str, limit: int) -> bool:
+        # Client.cpp:12808-12829 pass both to tdlib, which checks the language code (BotInfoManager.cpp:1200,
+        # 1212). The lengths (512 and 120 characters) are Telegram's server's, as documented; the exact error
+        # text is not in the open-source code.
+        language = rules.language_code(p.raw.get("language_code"))
+        text = p.string(kind) or ""
+        if len(text) > limit:
+            raise bad_request(f"{kind} is too long")
+        self.descriptions[(kind, language)] = text
+        return True
+
+    def _set_my_description(self, p: _Params) -> bool:
+        return self._describe(p, "description", 512)
+
+    def _set_my_short_description(self, p: _Params) -> bool:
+        return self._describe(p, "short_description", 120)
+
+    def _get_my_description(self, p: _Params) -> JSON:
+        language = rules.language_code(p.raw.get("language_code"))
+        return {"description": self.descriptions.get(("description", language), "")}
+
+    def _get_my_short_description(self, p: _Params) -> JSON:
+        language = rules.language_code(p.raw.get("language_code"))
+        return {"short_description": self.descriptions.get(("short_description", language), "")}
 
     def _set_chat_menu_button(self, p: _Params) -> bool:
         button = p.obj("menu_button", "menu button") or {"type": "default"}

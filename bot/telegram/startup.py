@@ -1,4 +1,4 @@
-"""Start-up calls that only make the bot look right (the command menus): never fatal, retried in the background.
+"""Start-up calls that only make the bot look right (menus, descriptions): never fatal, retried in the background.
 
 Only two answers stop the bot (see runner.py): 401 (a wrong token) and 409 (another instance polls the same
 token). Anything else a cosmetic call meets (a 400 after a Bot API change, a 429, a network hiccup) is logged
@@ -33,10 +33,21 @@ def menu(script: Script) -> list[BotCommand]:
     return [BotCommand(c.name, to_script(c.description, script)) for c in render.COMMANDS if c.name != "stats"]
 
 
+# Shown in an empty chat with the bot ("What can this bot do?", at most 512 characters) and on its profile
+# (at most 120).
+DESCRIPTION = (
+    "每天在你设定的时间推送新的 AI 论文：中文标题与摘要、arXiv 原文链接。\n"
+    "发送 /start 选择主题；/paper 查看任意 arXiv 论文；/search 用中文或英文搜索；/lang 切换繁体/简体。"
+)
+SHORT_DESCRIPTION = "每日 AI 论文：中文标题与摘要，按主题订阅，繁简皆可。"
+
+
 async def set_menus(bot: Bot) -> None:
-    """Register every command menu."""
+    """Register every command menu and the bot's descriptions."""
     for language, script in MENUS:
         await bot.set_my_commands(menu(script), language_code=language)
+        await bot.set_my_description(to_script(DESCRIPTION, script), language_code=language)
+        await bot.set_my_short_description(to_script(SHORT_DESCRIPTION, script), language_code=language)
 
 
 async def apply_cosmetics(application: Application, delay: float | None = None) -> None:  # type: ignore[type-arg]
@@ -48,10 +59,15 @@ async def apply_cosmetics(application: Application, delay: float | None = None) 
         raise  # the token is wrong: nothing else will work either
     except TelegramError as exc:
         wait = max(delay, _retry_after(exc))
-        log.warning("could not set the command menus (%s: %s); retrying in %.0f s", type(exc).__name__, exc, wait)
+        log.warning(
+            "could not set the command menus or descriptions (%s: %s); retrying in %.0f s",
+            type(exc).__name__,
+            exc,
+            wait,
+        )
         _schedule(application.job_queue, wait, min(delay * 2, MAX_RETRY_SECONDS))
         return
-    log.info("command menus set")
+    log.info("command menus and descriptions set")
 
 
 def _retry_after(exc: TelegramError) -> float:

@@ -150,6 +150,21 @@ async def test_callback_queries_expire_after_150_seconds_and_unanswered_ones_are
     )
 
 
+async def test_descriptions(api: LocalBotApi, http: httpx.AsyncClient) -> None:
+    assert (await call(http, "setMyDescription", description="每日论文", language_code="zh"))[0] == 200
+    assert (await call(http, "getMyDescription", language_code="zh"))[1]["result"] == {"description": "每日论文"}
+    for method, name, limit in (
+        ("setMyDescription", "description", 512),
+        ("setMyShortDescription", "short_description", 120),
+    ):
+        for params, error in (
+            ({name: "x", "language_code": "zh-hans"}, "Bad Request: invalid language code specified"),
+            ({name: "x" * (limit + 1)}, f"Bad Request: {name} is too long"),
+        ):
+            status, body = await call(http, method, **params)
+            assert (status, body["description"]) == (400, error)
+
+
 async def test_link_preview_options(api: LocalBotApi, http: httpx.AsyncClient) -> None:
     ok = await call(
         http, "sendMessage", chat_id=ALICE, text="https://arxiv.org", link_preview_options={"is_disabled": True}

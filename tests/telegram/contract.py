@@ -94,6 +94,14 @@ CONTRACT: tuple[Rule, ...] = (
          "retried in the background", lambda v: v in (None, "") or bool(re.fullmatch(r"[a-z]{2}", v))),
     Rule("setMyCommands", "commands", "trimmed, leading / dropped; command 1..32, description 1..256; "
          "[a-z0-9_] and at most 100 are Telegram's server", "td BotCommand.cpp:173-208", "-", _commands),
+    Rule("setMyDescription", "language_code", "as setMyCommands", "td BotInfoManager.cpp:1198-1201, "
+         "misc.cpp:395-404", "-", lambda v: v in (None, "") or bool(re.fullmatch(r"[a-z]{2}", v))),
+    Rule("setMyDescription", "description", "0..512 characters (Telegram's server)", "Client.cpp:12808-12814",
+         "-", lambda v: isinstance(v, str) and len(v) <= 512),
+    Rule("setMyShortDescription", "language_code", "as setMyCommands", "td BotInfoManager.cpp:1210-1213, "
+         "misc.cpp:395-404", "-", lambda v: v in (None, "") or bool(re.fullmatch(r"[a-z]{2}", v))),
+    Rule("setMyShortDescription", "short_description", "0..120 characters (Telegram's server)",
+         "Client.cpp:12823-12829", "-", lambda v: isinstance(v, str) and len(v) <= 120),
     Rule("sendMessage", "chat_id", "integer chat id", "Client.cpp:12885", "-", _int),
     Rule("sendMessage", "text", "1..4096 characters after entity parsing", "Client.cpp:11397-11406; "
          "td MessageContent.cpp:4758, MessageEntity.cpp:4519", "-", lambda v: isinstance(v, str) and v.strip() != ""),

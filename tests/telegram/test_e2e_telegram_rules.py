@@ -202,3 +202,17 @@ async def test_a_forums_daily_push_goes_to_the_topic_where_it_subscribed(bot: Lo
     later = bot.api.messages(FORUM)[before:]
     assert later and all(m.message_thread_id is None for m in later)
     assert [e.description for e in bot.api.take_errors()] == ["Bad Request: message thread not found"]
+
+
+async def test_late_inline_queries_are_dropped_without_fuss(timed_bot: LocalBot, clock: Clock) -> None:
+    api = timed_bot.api
+    await downtime(timed_bot)
+    gone = await api.inline_query(1103, "model")  # Telegram keeps an inline query 30 s
+    clock.now += 31
+    late = await api.inline_query(1103, "quantization")
+    clock.now += 20  # delivered, but past the answer deadline by the time the bot is back
+    await back_up(timed_bot)
+    assert gone not in api.inline_answers and late not in api.inline_answers
+    # The one refused answer is the only trace: no crash, no apology anywhere.
+    assert [(e.method, e.error_code) for e in api.take_errors()] == [("answerInlineQuery", 400)]
+    assert all(not api.messages(chat) for chat in (1103,))

@@ -37,6 +37,9 @@ def test_run_bot_comes_up_against_real_validation(server: ServerThread, settings
     helper.join(5)
     assert status == 0
     assert set(server.api.commands) == {("default", ""), ("default", "zh")}
+    assert set(server.api.descriptions) == {
+        (kind, language) for kind in ("description", "short_description") for language in ("", "zh")
+    }
     assert server.api.errors() == []
 
 
