@@ -202,15 +202,14 @@ def _rows(conn: sqlite3.Connection, expression: str, low: int) -> set[int]:
     return {rowid for (rowid,) in conn.execute(sql, (expression, low))}
 
 
-def ranked_matches(conn: sqlite3.Connection, query: Query, densities: Densities) -> list[Ranked]:
-    """The newest RANK_WINDOW matches of `query` (within its scan budget), best first.
-
-    Title matches come first; then the sum over matched phrases of the phrase's weight (rarer is
-    heavier), a title match counting TITLE_WEIGHT times an abstract one; then the newest.
-    """
+def newest_matches(
+    conn: sqlite3.Connection, query: Query, densities: Densities, want: int = RANK_WINDOW
+) -> tuple[list[int], dict[str, float]]:
+    """Rowids of the newest `want` matches of `query` within its scan budget, newest first; and the
+    density of each of its tokens."""
     top = conn.execute("SELECT max(id) FROM papers").fetchone()[0]
     if top is None:
-        return []
+        return [], {}
     density = {token: densities(conn, token, int(top)) for token in query.tokens}
     if query.any:
         cost = sum(_and_cost([density[t] for t in p]) for p in query.phrases)
@@ -220,13 +219,13 @@ def ranked_matches(conn: sqlite3.Connection, query: Query, densities: Densities)
     # Newest first, window by window, in ascending order inside each: FTS5 ignores a lower rowid
     # bound when it walks a multi-token phrase backwards (ORDER BY rowid DESC), so a phrase that
     # matches nothing would read the whole index. Each window costs a fixed seek in every segment,
-    # so they are few: the first would hold RANK_WINDOW matches at a quarter of the rarest token's
+    # so they are few: the first would hold `want` matches at a quarter of the rarest token's
     # density, and each next one is eight times wider.
     densest = min(1.0, sum(min(density[t] for t in p) for p in query.phrases)) if query.any else min(density.values())
-    width = max(64, int(4 * RANK_WINDOW / densest))
+    width = max(64, int(4 * want / densest))
     ids: list[int] = []
     high = int(top)
-    while high > floor and len(ids) < RANK_WINDOW:
+    while high > floor and len(ids) < want:
         low = max(floor, high - width)
         found = [
             rowid
@@ -237,7 +236,16 @@ def ranked_matches(conn: sqlite3.Connection, query: Query, densities: Densities)
         ]
         ids.extend(reversed(found))
         high, width = low, width * 8
-    ids = ids[:RANK_WINDOW]
+    return ids[:want], density
+
+
+def ranked_matches(conn: sqlite3.Connection, query: Query, densities: Densities) -> list[Ranked]:
+    """The newest RANK_WINDOW matches of `query` (within its scan budget), best first.
+
+    Title matches come first; then the sum over matched phrases of the phrase's weight (rarer is
+    heavier), a title match counting TITLE_WEIGHT times an abstract one; then the newest.
+    """
+    ids, density = newest_matches(conn, query, densities)
     if not ids:
         return []
     # Sub-queries read only the rows from the oldest candidate up, and are intersected with the

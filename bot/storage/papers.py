@@ -14,7 +14,7 @@ from typing import Any
 
 from bot.catalogue.model import MachineTranslation, Paper, TagSource
 from bot.storage.db import Database
-from bot.storage.fts import Densities, Match, match_expression, parse_query, ranked_matches
+from bot.storage.fts import Densities, Match, newest_matches, parse_query, ranked_matches
 
 # A paper row carries its tags as JSON, in taxonomy order, so one query reads a whole paper.
 _PAPER_COLUMNS = """p.id, p.arxiv_id, p.title_en, p.title_zh, p.abstract_zh, p.published, p.date_is_exact,
@@ -317,6 +317,20 @@ def _search(
     return SearchPage(hits=[], has_more=False)
 
 
+def _keyword_ids(conn: sqlite3.Connection, densities: Densities, *, query: str, limit: int) -> list[str]:
+    """(Reader thread.) PaperStore.search_ids_newest_first."""
+    parsed = parse_query(query)
+    if parsed is None:
+        return []
+    ids, _density = newest_matches(conn, parsed, densities, want=2 * limit)
+    rows = conn.execute(
+        "SELECT arxiv_id FROM papers WHERE id IN (SELECT value FROM json_each(?))"
+        " ORDER BY published DESC, arxiv_id DESC LIMIT ?",
+        (json.dumps(ids), limit),
+    )
+    return [arxiv_id for (arxiv_id,) in rows]
+
+
 class PaperStore:
     """Read access to the catalogue for the bot, through `Database`'s reader connection."""
 
@@ -409,13 +423,9 @@ class PaperStore:
         return result
 
     async def search_ids_newest_first(self, query: str, *, limit: int = 200) -> list[str]:
-        """IDs of papers matching every word of `query`, newest first (keyword subscriptions)."""
-        expression = match_expression(query)
-        if expression is None:
-            return []
-        rows = await self._db.fetchall(
-            "SELECT p.arxiv_id FROM papers_fts f JOIN papers p ON p.id = f.rowid"
-            " WHERE papers_fts MATCH ? ORDER BY p.published DESC, p.arxiv_id DESC LIMIT ?",
-            (expression, limit),
-        )
-        return [row[0] for row in rows]
+        """IDs of papers matching every word of `query`, newest first (keyword subscriptions).
+
+        The newest matches by rowid (within the search's scan budget) are sorted by date, so the cost
+        does not grow with the catalogue however common the keyword.
+        """
+        return await self._db.read(partial(_keyword_ids, densities=self._densities, query=query, limit=limit))

@@ -146,3 +146,13 @@ def test_a_paper_written_twice_in_one_run_counts_once(tmp_path: Path) -> None:
         ("一篇论文的摘要。",),
         ("也改了。",),
     ]
+
+
+async def test_keyword_ids_are_the_matching_papers_newest_first(db: Database) -> None:
+    store = PaperStore(db)
+    ids = await store.search_ids_newest_first("模型", limit=10)
+    papers = await store.get_many(ids)
+    assert len(ids) == 10 and all("模型" in papers[i].abstract_zh + papers[i].title_zh for i in ids)
+    keys = [(papers[i].published, i) for i in ids]
+    assert keys == sorted(keys, reverse=True)
+    assert await store.search_ids_newest_first("zzqqxx") == []
