@@ -54,6 +54,9 @@ def connect(path: Path | str) -> sqlite3.Connection:
     if str(path) != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+    # Takes effect only on a new file: pages a bulk ingest's index merges free can then be given back
+    # (CatalogueWriter runs PRAGMA incremental_vacuum); an existing database keeps its mode.
+    conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
     if str(path) != ":memory:":
         conn.execute("PRAGMA journal_mode = WAL")
     _prepare(conn)

@@ -222,7 +222,13 @@ class CatalogueWriter:
             else:
                 conn.execute("ROLLBACK")
             raise
-        conn.execute("RELEASE catalogue_run" if nested else "COMMIT")
+        if nested:
+            conn.execute("RELEASE catalogue_run")
+        else:
+            conn.execute("COMMIT")
+            # FTS5 merges segments as the transaction commits: give the pages they freed back to the
+            # file system (a no-op unless the database was created with auto_vacuum = INCREMENTAL).
+            conn.executescript("PRAGMA incremental_vacuum;")  # execute() would free one page only
 
     def write(self, papers: Sequence[Paper], topics: Sequence[str], seed_hashes: dict[str, str]) -> UpsertCounts:
         """Upsert papers, their tags and the topic list atomically. Papers absent here are kept."""
