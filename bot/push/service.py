@@ -77,7 +77,8 @@ PLAN_CHUNK = 2000  # chats per planning transaction: bounded memory, and other q
 TODAY_WAIT = 10.0  # seconds /today waits for a push already under way to the same chat
 
 
-def _utcnow() -> datetime:
+def utcnow() -> datetime:
+    """The real clock (PushService's default; tests inject their own)."""
     return datetime.now(UTC)
 
 
@@ -157,7 +158,7 @@ class PushService:
         settings: Settings,
         sender: Sender,
         *,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Callable[[], datetime] = utcnow,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._settings = settings

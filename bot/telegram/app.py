@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -25,7 +26,7 @@ from telegram.ext import (
 from bot.catalogue.topics import Taxonomy
 from bot.config import Settings
 from bot.logs import quiet_libraries
-from bot.push.service import PushService
+from bot.push.service import PushService, utcnow
 from bot.services.catalogue import CatalogueService
 from bot.services.chats import ChatService
 from bot.services.ingest import ingest, needs_ingest
@@ -47,6 +48,8 @@ from bot.translate.service import build_translation
 
 log = logging.getLogger(__name__)
 PUSH_JOB = "daily-push-tick"
+CLOCK_KEY = "push-clock"
+Clock = Callable[[], datetime]
 TRANSLATE_JOB = "translate-ahead"
 
 # Command name -> handler. /help and the README list exactly these (a test checks).
@@ -87,7 +90,8 @@ async def _post_init(application: Application) -> None:  # type: ignore[type-arg
     await asyncio.to_thread(to_script, "简体", Script.TRADITIONAL)
     database = await Database.open(settings.database)
     threads = PushThreads(database)
-    push = PushService(database, settings, TelegramSender(application.bot, threads))
+    clock: Clock = application.bot_data.get(CLOCK_KEY, utcnow)
+    push = PushService(database, settings, TelegramSender(application.bot, threads), clock=clock)
     await push.recover()
     application.bot_data[SERVICES_KEY] = Services(
         settings=settings,
@@ -140,8 +144,9 @@ async def _push_tick(context: Context) -> None:
     await services(context).push.tick()
 
 
-def build_application(settings: Settings) -> Application:  # type: ignore[type-arg]
-    """The bot: handlers, defaults, database lifecycle and the push clock."""
+def build_application(settings: Settings, *, clock: Clock | None = None) -> Application:  # type: ignore[type-arg]
+    """The bot: handlers, defaults, database lifecycle and the push clock (`clock`: the push's idea of
+    now, for tests that run the push's job at a chosen minute instead of waiting for it)."""
     quiet_libraries()
     defaults = Defaults(
         parse_mode=ParseMode.HTML,
@@ -161,6 +166,8 @@ def build_application(settings: Settings) -> Application:  # type: ignore[type-a
         .build()
     )
     application.bot_data["settings"] = settings
+    if clock is not None:
+        application.bot_data[CLOCK_KEY] = clock
     application.add_handler(TypeHandler(Update, Throttle(settings.commands_per_minute)), group=-1)
     for name, callback in HANDLERS.items():
         application.add_handler(CommandHandler(name, callback))
