@@ -34,19 +34,19 @@ async def running_locally(
     *,
     limits: RateLimits | None = None,
     before_start: Callable[[LocalBotApi], None] | None = None,
-    clock: Callable[[], datetime] | None = None,
+    push_clock: Callable[[], datetime] | None = None,
     **api_options: Any,
 ) -> AsyncIterator[LocalBot]:
     """Start the local Bot API and the real Application polling it; stop both on exit.
 
     `before_start` prepares the server before the bot's first request (e.g. a failure to meet at start-up);
-    `clock` is the push's clock (build_application)."""
+    `push_clock` is the push's clock (build_application's `clock`)."""
     api = LocalBotApi(LOCAL_TOKEN, limits=limits, **api_options)
     if before_start is not None:
         before_start(api)
     await api.start()
     local = settings.with_overrides(token=LOCAL_TOKEN, api_url=api.root)
-    application = build_application(local, clock=clock)
+    application = build_application(local, clock=push_clock)
     try:
         await application.initialize()
         if application.post_init is not None:

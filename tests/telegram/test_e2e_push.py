@@ -26,7 +26,7 @@ class Clock:
 async def test_push_arrives_on_its_minute_and_today_does_not_repeat(settings: Settings, seeded: Path) -> None:
     zone = ZoneInfo("Asia/Taipei")
     clock = Clock(datetime(2024, 5, 1, 9, 0, tzinfo=zone))
-    async with running_locally(settings, limits=E2E_LIMITS, clock=clock) as bot:
+    async with running_locally(settings, limits=E2E_LIMITS, push_clock=clock) as bot:
         alice = Chat(bot.api, bot.api.add_private_chat(1001, "Alice", language_code="zh-hans"), 1001)
         assert bot.application.job_queue is not None
         [job] = bot.application.job_queue.get_jobs_by_name(PUSH_JOB)
