@@ -3,6 +3,9 @@ is every environment variable the code reads."""
 
 import re
 
+import pytest
+
+from bot.cli import main
 from bot.config import environment_variables
 from bot.telegram.app import HANDLERS
 from bot.telegram.render import COMMANDS
@@ -19,9 +22,27 @@ def test_every_command_is_documented_in_the_readme() -> None:
     assert documented == set(HANDLERS)
 
 
-def test_readme_shows_the_two_commands() -> None:
+def test_the_readmes_two_commands_are_make_targets() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert "make run" in readme and "make test" in readme
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    for target in ("run", "test"):
+        assert f"make {target}" in readme
+        assert re.search(rf"^{target}:", makefile, flags=re.MULTILINE), f"no `{target}` target in the Makefile"
+
+
+def test_every_cli_command_in_the_readme_exists_and_each_one_is_documented(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    documented = set(re.findall(r"^\.venv/bin/python -m bot ([a-z]+)", readme, flags=re.MULTILINE))
+    for command in documented:
+        with pytest.raises(SystemExit) as exited:
+            main([command, "--help"])
+        assert exited.value.code == 0, command
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    listed = re.search(r"\{([a-z,]+)\}", capsys.readouterr().out)
+    assert listed is not None and set(listed.group(1).split(",")) == documented
 
 
 def _readme_variables() -> set[str]:
