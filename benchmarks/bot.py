@@ -5,6 +5,7 @@
 The real Application long-polls the local Bot API over loopback HTTP (same process, same event loop).
 End to end = from the user's message entering the server to the bot's reply being accepted by it;
 handler = the command callback alone (parse, service, render, sendMessage round trip included).
+Exits non-zero when a command went unanswered, a /paper reply is not that paper, or Telegram refused a call.
 """
 
 from __future__ import annotations
@@ -75,23 +76,33 @@ async def drive(db: Path, seeds: Path, papers: int, commands: int) -> None:
             await api.wait_for_messages(chat, count + 1, timeout=30)
         handler_ms.clear()
         end_to_end: dict[str, list[float]] = defaultdict(list)
+        missed: list[str] = []  # /paper answers that are not the paper's card
         for text in texts:
             count = len(api.messages(chat))
             start = time.perf_counter()
             await api.send_text(chat, 777, text)
-            await api.wait_for_messages(chat, count + 1, timeout=30)
+            replies = await api.wait_for_messages(chat, count + 1, timeout=30)
             end_to_end[text.split()[0][1:]].append((time.perf_counter() - start) * 1000)
+            if text.startswith("/paper") and text.split()[1] not in replies[count].text:
+                missed.append(text)
         await api.wait_idle()
         errors = api.errors()
     print(f"{commands} sequential commands at {papers:,} papers (Telegram errors: {len(errors)})")
+    # A run that answered nothing, or answered "not found", measured nothing: say so and fail.
+    answered = len(end_to_end["paper"]) + len(end_to_end["search"])
+    if errors or missed or answered != commands:
+        sys.exit(
+            f"measured nothing or the wrong thing: {answered}/{commands} commands answered, {len(errors)} Telegram"
+            f" errors, {len(missed)} /paper replies without the paper (e.g. {missed[:1]})"
+        )
     for name in ("paper", "search"):
         e2e, handler = end_to_end[name], handler_ms[name]
         print(
-            f"  /{name:<7} end to end p50 {pct(e2e, .5):6.2f} ms  p99 {pct(e2e, .99):6.2f} ms"
-            f"   handler p50 {pct(handler, .5):6.2f} ms  p99 {pct(handler, .99):6.2f} ms"
+            f"  /{name:<7} end to end p50 {pct(e2e, 0.5):6.2f} ms  p99 {pct(e2e, 0.99):6.2f} ms"
+            f"   handler p50 {pct(handler, 0.5):6.2f} ms  p99 {pct(handler, 0.99):6.2f} ms"
         )
     every = end_to_end["paper"] + end_to_end["search"]
-    print(f"  all      end to end p50 {pct(every, .5):6.2f} ms  p99 {pct(every, .99):6.2f} ms (target p99 <= 50 ms)")
+    print(f"  all      end to end p50 {pct(every, 0.5):6.2f} ms  p99 {pct(every, 0.99):6.2f} ms (target p99 <= 50 ms)")
 
 
 def main() -> None:
