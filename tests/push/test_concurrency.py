@@ -9,6 +9,7 @@ import json
 import sqlite3
 from collections import Counter
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
@@ -16,7 +17,7 @@ import pytest
 from bot.catalogue.topics import Taxonomy
 from bot.config import PushSettings, Settings
 from bot.push.service import PushService
-from bot.services.chats import ChatService, SubscribeStatus, TimeStatus
+from bot.services.chats import ChatService, SubscribeOutcome, SubscribeStatus, TimeOutcome, TimeStatus
 from bot.storage.chats import ChatStore
 from bot.storage.db import Database
 from bot.text.normalize import Script
@@ -93,28 +94,32 @@ async def test_fanout_batch_write_and_100_handler_calls_at_once(
         with pytest.raises(RuntimeError):
             await db.write(lambda conn: batch(conn, "lost", fail=True))
 
-    async def handler_calls(chat_id: int) -> tuple[object, ...]:
-        # What a user does in a few seconds: subscribe, set a time, switch script, page a search.
-        return (
-            await chats.subscribe(chat_id, "多模態LLM"),
-            await chats.set_time(chat_id, "21:30 Europe/Berlin"),
-            await chats.set_script(chat_id, Script.SIMPLIFIED),
-            await ChatStore(db).remember_query(f"query of {chat_id}"),
-            await chats.unsubscribe(chat_id, "量化") if chat_id == 1001 else None,
-        )
+    @dataclass
+    class Handled:
+        subscribed: SubscribeOutcome
+        timed: TimeOutcome
+        query_id: int
+        removed: SubscribeOutcome | None
 
-    results = await asyncio.gather(
+    async def handler_calls(chat_id: int) -> Handled:
+        # What a user does in a few seconds: subscribe, set a time, switch script, page a search.
+        subscribed = await chats.subscribe(chat_id, "多模態LLM")
+        timed = await chats.set_time(chat_id, "21:30 Europe/Berlin")
+        await chats.set_script(chat_id, Script.SIMPLIFIED)
+        query_id = await chats.remember_query(f"query of {chat_id}")
+        removed = await chats.unsubscribe(chat_id, "量化") if chat_id == 1001 else None
+        return Handled(subscribed, timed, query_id, removed)
+
+    report, written, _, handled = await asyncio.gather(
         push.tick(),
         db.write(lambda conn: batch(conn, "kept", fail=False)),
         failing_batch(),
-        *(handler_calls(chat_id) for chat_id in HANDLED),
+        asyncio.gather(*(handler_calls(chat_id) for chat_id in HANDLED)),
     )
     await db.write(lambda conn: conn.set_trace_callback(None))
     # Tracing was switched on and off inside transactions: drop the first COMMIT and the last BEGIN.
     assert (trace[0], trace[-1].split()[0]) == ("COMMIT", "BEGIN")
     trace = trace[1:-1]
-    report, written = results[0], results[1]
-    handled = results[3:]
 
     # The fan-out: every due chat got its two newest papers, once each, all recorded as sent.
     assert (report.chats_due, report.sent, report.failed) == (len(PUSHED), 2 * len(PUSHED), 0)
@@ -132,9 +137,9 @@ async def test_fanout_batch_write_and_100_handler_calls_at_once(
     assert (kept[0][0], lost[0][0]) == (BATCH, 0)
 
     # The handlers: each call's answer, and the stored state it describes (none lost to the rollback).
-    for chat_id, (subscribed, timed, _, query_id, _) in zip(HANDLED, handled, strict=True):
-        assert subscribed.status is SubscribeStatus.ADDED  # type: ignore[attr-defined]
-        assert timed.status is TimeStatus.OK and timed.push_time == time(21, 30)  # type: ignore[attr-defined]
+    for chat_id, done in zip(HANDLED, handled, strict=True):
+        assert done.subscribed.status is SubscribeStatus.ADDED
+        assert done.timed.status is TimeStatus.OK and done.timed.push_time == time(21, 30)
         effective = await chats.effective(chat_id)
         assert effective is not None
         assert (effective.script, effective.timezone, effective.push_time) == (
@@ -144,8 +149,8 @@ async def test_fanout_batch_write_and_100_handler_calls_at_once(
         )
         assert [s.value for s in effective.subscriptions] == ["多模態LLM"]
         assert effective.chat.next_push_at == int(datetime(2024, 5, 1, 19, 30, tzinfo=UTC).timestamp())
-        assert await ChatStore(db).query_by_id(query_id) == f"query of {chat_id}"  # type: ignore[arg-type]
-    assert handled[0][4].status is SubscribeStatus.REMOVED  # type: ignore[union-attr]
+        assert await chats.query_by_id(done.query_id) == f"query of {chat_id}"
+    assert handled[0].removed is not None and handled[0].removed.status is SubscribeStatus.REMOVED
 
     # No interleaving: each transaction holds one writer's statements only.
     txs = transactions(trace)

@@ -85,7 +85,8 @@ async def test_kill_9_mid_fanout_then_restart(settings: Settings, seeded: Path) 
         assert len(texts) == len(set(texts)), f"chat {chat_id} got a paper twice"
         assert len(texts) >= 3 - unknown[chat_id], f"chat {chat_id} was skipped"
         assert all("来自订阅" in t for t in texts)
-        assert (await conn.fetchone("SELECT last_push_date FROM chats WHERE chat_id = ?", (chat_id,)))[0] == today
+        row = await conn.fetchone("SELECT last_push_date FROM chats WHERE chat_id = ?", (chat_id,))
+        assert row is not None and row[0] == today
     await conn.close()
 
 

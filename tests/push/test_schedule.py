@@ -11,8 +11,8 @@ from bot.push.schedule import Calendar, local_date, next_push_at, push_instant
 NY = "America/New_York"
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 def test_local_date_follows_the_timezone() -> None:

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from bot.model import DeliveryState
 from bot.storage.chats import ChatStore
 from bot.storage.db import Database
-from bot.storage.deliveries import DeliverySession, DeliveryStore, Final, NewRow, RowGroup
+from bot.storage.deliveries import DeliverySession, DeliveryStore, Final, NewRow, PlannedRow, RowGroup
 from bot.text.normalize import Script
 
 
@@ -65,7 +66,7 @@ async def test_recover_turns_sending_into_unknown_and_leaves_the_rest(conn: Data
     store = DeliveryStore(conn)
     first = await plan(store)
     await store.run(lambda s: s.mark_sending([first, first + 1]))
-    await store.run(lambda s: s.finals([Final(first, "sent", 1, None, "2024-05-01T00:00:01+00:00")]))
+    await store.run(lambda s: s.finals([Final(first, DeliveryState.SENT, 1, None, "2024-05-01T00:00:01+00:00")]))
     assert await store.recover() == 1
     assert [row[-1] for row in await rows(conn)] == ["sent", "unknown", "planned"]
     assert await store.open_chat_ids() == [1]
@@ -76,10 +77,14 @@ async def test_history_open_rows_and_notices(conn: Database) -> None:
     first = await plan(store)
     await store.run(lambda s: s.set_exhausted([(1, "topic:B", 7)]))
 
-    def read(session: DeliverySession) -> object:
+    def read(
+        session: DeliverySession,
+    ) -> tuple[
+        tuple[dict[int, set[str]], set[tuple[int, str]]], dict[int, list[PlannedRow]], dict[int, dict[str, int]]
+    ]:
         return session.history([1, 2], "2024-04-30"), session.open_rows([1]), session.exhausted([1, 2])
 
-    (seen, pushed), open_rows, noticed = await store.read(read)  # type: ignore[misc]
+    (seen, pushed), open_rows, noticed = await store.read(read)
     assert seen == {1: {"2401.00001"}, 2: {"2401.00001"}}
     assert pushed == {(1, "2024-05-01"), (2, "2024-05-01")}
     assert [(r.id, r.arxiv_id, r.subscription, r.total) for r in open_rows[1]] == [
@@ -95,7 +100,7 @@ async def test_day_is_finished_only_when_no_row_is_in_flight(conn: Database) -> 
     await store.run(lambda s: s.finish_days([("2024-05-01", 123, 1), ("2024-05-01", 456, 2)]))
     chats = await store.read(lambda s: s.chats([1, 2]))
     assert (chats[1].last_push_date, chats[2].last_push_date) == (None, None)  # both still have planned rows
-    await store.run(lambda s: s.finals([Final(first + 1, "sent", 1, None, None)]))
+    await store.run(lambda s: s.finals([Final(first + 1, DeliveryState.SENT, 1, None, None)]))
     await store.run(lambda s: s.finish_days([("2024-05-01", 456, 2)]))
     chat = (await store.read(lambda s: s.chats([2])))[2]
     assert (chat.last_push_date, chat.next_push_at) == ("2024-05-01", 456)
