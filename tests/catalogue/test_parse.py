@@ -421,7 +421,7 @@ def test_real_seed_files_parse_cleanly() -> None:
 # -- speed -----------------------------------------------------------------------------------------
 
 
-def test_parsing_is_fast() -> None:
+def test_a_large_file_parses_completely() -> None:
     abstract = "本文介紹了一種新方法，" * 30 + "。"
     lines = [HEADER]
     for i in range(10_000):
@@ -429,13 +429,10 @@ def test_parsing_is_fast() -> None:
         lines.append(f"## Heading paper {i}\n[标题 {i}](https://arxiv.org/abs/2403.{i:05d})\n\n{abstract}\n\n")
         lines.append(HEADER)
     text = "".join(lines)
-    start = time.perf_counter()
     result = parse_text(text, "bench.txt")
-    elapsed = time.perf_counter() - start
     assert len(result.entries) == 20_000
     assert result.rejects == []
-    # Ingest needs 5,000 papers/s end to end; parsing alone runs at about 50,000/s.
-    assert len(result.entries) / elapsed > 10_000
+    # Parsing speed is measured by benchmarks/catalogue.py (ingest papers/s).
 
 
 def test_hostile_link_lines_are_rejected_quickly() -> None:
@@ -443,7 +440,9 @@ def test_hostile_link_lines_are_rejected_quickly() -> None:
     text = f"# Title\n{nasty}\n\n摘要。\n" + HEADER + row("2024年4月1日", nasty, "摘要。", "量化")
     start = time.perf_counter()
     result = parse_text(text, "n.txt")
-    assert time.perf_counter() - start < 1.0
+    # A guard against catastrophic backtracking (which would take hours), not a speed figure:
+    # the bound is far above any machine's load.
+    assert time.perf_counter() - start < 10.0
     assert result.entries == []
     assert ["characters long" in r.reason for r in result.rejects] == [True, True]
 

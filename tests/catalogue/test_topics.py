@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import time
 from datetime import date
 from pathlib import Path
 
@@ -217,22 +216,11 @@ def test_canonicalize_maps_names_and_reports_unknown(tax: Taxonomy) -> None:
     assert unknown == {"Cooking": 1}
 
 
-def test_tagging_costs_a_small_multiple_of_folding_the_text(tax: Taxonomy, seed_papers: list[Paper]) -> None:
-    # Relative to folding the same text in the same run, so a loaded machine does not fail it;
-    # absolute figures live in benchmarks/catalogue.py (ingest papers/s). About 5x here.
-    papers = [dataclasses.replace(p, topics=()) for p in seed_papers] * 30
-    best = float("inf")
-    for _ in range(3):
-        start = time.perf_counter()
-        for p in papers:
-            match_fold(f"{p.title_en}\n{p.title_zh}")
-            match_fold(p.abstract_zh)
-        folding = time.perf_counter() - start
-        start = time.perf_counter()
-        tagged = tax.apply_rules(papers)
-        best = min(best, (time.perf_counter() - start) / folding)
+def test_rules_tag_most_untagged_seed_papers(tax: Taxonomy, seed_papers: list[Paper]) -> None:
+    # Speed lives in benchmarks/catalogue.py (ingest papers/s), not in a timed test.
+    papers = [dataclasses.replace(p, topics=()) for p in seed_papers]
+    tagged = tax.apply_rules(papers)
     assert sum(1 for p in tagged if p.topics) > len(papers) // 2
-    assert best < 15
 
 
 # -- validation ------------------------------------------------------------------------------------
