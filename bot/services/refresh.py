@@ -34,6 +34,7 @@ from bot.catalogue.parse import parse_file
 from bot.catalogue.topics import Taxonomy
 from bot.config import Settings
 from bot.services.ingest import file_hash, seed_files
+from bot.services.tagging import settle_topics
 from bot.sources import arxiv as arxiv_source
 from bot.sources.arxiv import ArxivClient
 from bot.sources.config import SourceKind, SourceSpec
@@ -203,11 +204,12 @@ def combine(old: Paper | None, new: Paper) -> Paper:
 
 
 def tag(paper: Paper, taxonomy: Taxonomy) -> Paper:
-    """Topics for a paper without catalogue tags: the taxonomy's rules over its titles and both abstracts,
-    plus the topic its primary arXiv category names."""
+    """Topics for a paper without catalogue tags: the taxonomy's ranked rules over its titles, both
+    abstracts and categories, plus the topic its primary arXiv category names. Papers no rule tags are
+    left to `settle_topics` (the learned model) at the end of the run."""
     if any(source is TagSource.CATALOGUE for _, source in paper.topics):
         return paper
-    names = list(taxonomy.tag(paper.title_en, paper.title_zh, f"{paper.abstract_zh}\n{paper.abstract_en}"))
+    names = [name for name, _ in taxonomy.rule_tags_of(paper)]
     by_category = CATEGORY_TOPICS.get(paper.categories[0]) if paper.categories else None
     if by_category and taxonomy.get(by_category) is not None and by_category not in names:
         names.append(by_category)
@@ -487,6 +489,9 @@ class RefreshService:
             if progress and len(unique) > WRITE_CHUNK:
                 progress(f"  stored {min(start + WRITE_CHUNK, len(unique))}/{len(unique)}")
             await asyncio.sleep(0)  # let handlers run between chunks
+        if new or updated:
+            # Adopt new topic names and tag what the rules left without a topic (the learned model).
+            await self._db.write(partial(settle_topics, taxonomy=self._taxonomy))
         return UpsertCounts(new=new, updated=updated, unchanged=unchanged)
 
     def _prepare(self, chunk: Sequence[Paper], stored: dict[str, Paper]) -> list[Paper]:

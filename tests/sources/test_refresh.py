@@ -59,6 +59,27 @@ async def test_refresh_adds_new_papers_with_metadata_and_topics(
     assert "+https://" in server.requests[0][2]["User-Agent"]
 
 
+async def test_a_paper_no_rule_matches_is_tagged_by_the_model(
+    fake: tuple[FakeSources, str], make_service: MakeService, db: Database
+) -> None:
+    # Words no keyword rule of config/topics.toml names, in a category with no mapped topic: before
+    # the run settled topics, such a paper stayed without any topic and reached no subscriber.
+    plain = FakePaper(
+        "2612.00009",
+        "Glimmerwave: On the Behaviour of Pretrained Systems",
+        "We describe glimmerwave, an observation about pretrained systems across many settings.",
+        categories=("cs.AI",),
+    )
+    server, _ = fake
+    server.add(plain, listed=True)
+    service = await make_service()
+    (report,) = await service.run(["arxiv"])
+    assert report.ok and report.new == 1
+    paper = await paper_row(db, plain.arxiv_id)
+    assert paper.topics, "a refreshed paper must be reachable through some topic"
+    assert {source for _, source in paper.topics} <= {TagSource.RULE, TagSource.MODEL}
+
+
 async def test_the_same_query_is_never_made_twice_a_day(
     fake: tuple[FakeSources, str], make_service: MakeService, clock: Clock
 ) -> None:
