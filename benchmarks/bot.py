@@ -96,10 +96,10 @@ async def drive(db: Path, seeds: Path, papers: int, commands: int) -> None:
             f" errors, {len(missed)} /paper replies without the paper (e.g. {missed[:1]})"
         )
     for name in ("paper", "search"):
-        e2e, handler = end_to_end[name], handler_ms[name]
+        e2e, alone = end_to_end[name], handler_ms[name]
         print(
             f"  /{name:<7} end to end p50 {pct(e2e, 0.5):6.2f} ms  p99 {pct(e2e, 0.99):6.2f} ms"
-            f"   handler p50 {pct(handler, 0.5):6.2f} ms  p99 {pct(handler, 0.99):6.2f} ms"
+            f"   handler p50 {pct(alone, 0.5):6.2f} ms  p99 {pct(alone, 0.99):6.2f} ms"
         )
     every = end_to_end["paper"] + end_to_end["search"]
     print(f"  all      end to end p50 {pct(every, 0.5):6.2f} ms  p99 {pct(every, 0.99):6.2f} ms (target p99 <= 50 ms)")

@@ -17,7 +17,10 @@ _SENTENCE = re.compile(r"[^。！？]+[。！？]")
 
 
 def _pools() -> tuple[list[str], list[str], list[str], list[str]]:
-    titles, zh_titles, sentences, topics = [], [], [], []
+    titles: list[str] = []
+    zh_titles: list[str] = []
+    sentences: list[str] = []
+    topics: list[str] = []
     for path in sorted((ROOT / "seeds").glob("*.txt")):
         for entry in parse_file(path).entries:
             titles.append(entry.title_en)

@@ -146,11 +146,11 @@ def test_push_prefers_catalogue_tags(settings: Settings, lists: Path) -> None:
     rows = conn.execute(
         "SELECT pt.topic, p.arxiv_id, pt.source, p.published FROM paper_topics pt JOIN papers p ON p.id = pt.paper_id"
     ).fetchall()
-    lists = DeliverySession(conn).topic_lists()
+    ordered = DeliverySession(conn).topic_lists()
     mixed = 0
     for topic in {t for t, *_ in rows}:
         sources = {i: s for t, i, s, _ in rows if t == topic}
-        kinds = [sources[i] for i in lists[f"topic:{topic}"]]
+        kinds = [sources[i] for i in ordered[f"topic:{topic}"]]
         assert kinds == sorted(kinds, key=lambda s: s != "catalogue"), topic  # every catalogue tag first
         mixed += len(set(kinds)) > 1
     assert mixed >= 3

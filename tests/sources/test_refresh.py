@@ -199,7 +199,7 @@ async def test_hf_daily_adds_papers_and_upvotes(
             "numComments": 1,
         },
         {"paper": {"id": "not-an-id", "title": "x"}},
-        "garbage",
+        "garbage",  # type: ignore[list-item]  # hostile input: not an object at all
     ]
     service = await make_service()
     (report,) = await service.run(["hf_daily"])

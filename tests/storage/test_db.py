@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -11,10 +12,10 @@ from bot.storage.db import Database
 
 
 @pytest.fixture
-async def db(tmp_path: Path) -> Database:
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
     database = await Database.open(tmp_path / "bot.sqlite3")
     await database.execute("CREATE TABLE log (writer TEXT, step INTEGER)")
-    yield database  # type: ignore[misc]
+    yield database
     await database.close()
 
 

@@ -1,6 +1,7 @@
 import sqlite3
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -9,7 +10,7 @@ from bot.storage.db import Database, connect
 from bot.storage.papers import CatalogueWriter, PaperStore
 
 
-async def _ids(store: PaperStore, query: str, **kw: int) -> list[str]:
+async def _ids(store: PaperStore, query: str, **kw: Any) -> list[str]:
     page = await store.search(query, **kw)
     return [hit.paper.arxiv_id for hit in page.hits]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -38,7 +39,7 @@ class Chat:
         await self.api.wait_idle()
         return self.api.messages(self.chat_id)[before:]
 
-    async def press(self, message: SentMessage, *, text: str | None = None, data: str | None = None) -> dict:
+    async def press(self, message: SentMessage, *, text: str | None = None, data: str | None = None) -> dict[str, Any]:
         """Press a button of a bot message; returns the answerCallbackQuery parameters."""
         query_id = await self.api.press_button(
             self.chat_id, message.message_id, text=text, data=data, user_id=self.user_id

@@ -78,7 +78,7 @@ async def test_hostile_input_gets_valid_replies(bot: LocalBot, alice: Chat, comm
 
 async def services_alive(bot: LocalBot) -> bool:
     svc = bot.application.bot_data["services"]
-    return await svc.catalogue.count() == 70
+    return bool(await svc.catalogue.count() == 70)
 
 
 async def test_callback_data_of_every_reply_fits(bot: LocalBot, alice: Chat) -> None:

@@ -6,7 +6,7 @@ from bot.catalogue.model import Paper, TagSource
 from bot.model import Subscription, SubscriptionKind
 from bot.storage.papers import SearchHit, TopicCount
 from bot.telegram import render
-from bot.text.normalize import Script
+from bot.text.normalize import Script, to_script
 
 HOSTILE = '<script>alert("x")</script> & <b>unclosed ' + "💥" * 10 + "\u202e\u200b"
 
@@ -48,7 +48,7 @@ def test_card_escapes_hostile_catalogue_text() -> None:
 def test_card_of_a_huge_abstract_fits_and_links_the_full_text() -> None:
     reply = render.paper_card(_paper(abstract_zh="长" * 5000, title_en="T" * 900), Script.TRADITIONAL)
     _assert_valid(reply)
-    assert "阅读全文" in render.to_script(reply.text, Script.SIMPLIFIED)
+    assert "阅读全文" in to_script(reply.text, Script.SIMPLIFIED)
 
 
 def test_card_abstract_with_astral_characters_is_cut_on_utf16_units() -> None:

@@ -20,6 +20,7 @@ def test_strip_invisible_removes_zero_width_and_bidi_controls() -> None:
 
 
 def test_script_follows_telegram_language_code() -> None:
+    code: str | None
     for code in ("zh-hant", "zh-TW", "zh_hk", "zh-hant-tw"):
         assert script_for_language(code) is Script.TRADITIONAL
     for code in ("zh-hans", "zh", "zh-cn", "en", None, ""):
