@@ -28,9 +28,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.bot import pct, timed
+from benchmarks.bot import pct
 from benchmarks.synthetic import ROOT
-from benchmarks.translate import SENTENCES, timed_commands
+from benchmarks.translate import SENTENCES, command_texts, idle_handler_ms, time_handlers, timed_commands
 from bot.catalogue.model import Paper
 from bot.catalogue.topics import Taxonomy
 from bot.config import load_settings
@@ -100,27 +100,12 @@ async def drive(db: Path, papers: int, size: int, commands: int, sources_file: P
         ),
     )
     try:
-        handler_ms: dict[str, list[float]] = {"paper": [], "search": []}
         async with running_locally(settings, limits=RateLimits(enabled=False), keep_journal=False) as local:
-            for handler in local.application.handlers[0]:
-                names = getattr(handler, "commands", None)
-                if names and {"paper", "search"} & set(names):
-                    handler.callback = timed(handler_ms, next(iter(names)), handler.callback)
+            handler_ms = time_handlers(local.application)
             api = local.api
             chat = api.add_private_chat(777, "Bench")
-            rng = random.Random(5)
-            known = ["2404.07965", "2404.14047", "2404.07839", "2404.14219"]
-            texts = [
-                f"/paper {rng.choice(known)}" if i % 2 == 0 else f"/search {rng.choice(SEARCHES)}"
-                for i in range(commands * 20)
-            ]
-            await timed_commands(api, chat, texts[:10])  # warm-up
-            for values in handler_ms.values():
-                values.clear()
-            await timed_commands(api, chat, texts[:commands])
-            idle = handler_ms["paper"] + handler_ms["search"]
-            for values in handler_ms.values():
-                values.clear()
+            texts = command_texts(commands * 20)
+            idle = await idle_handler_ms(api, chat, handler_ms, texts[:commands])
             rss_before = peak_rss_mb()
 
             refresh = services(local.application).refresh  # type: ignore[arg-type]

@@ -97,6 +97,36 @@ async def timed_commands(api: Any, chat: int, texts: list[str], until: Callable[
         sent += 1
     return sent
 
+def time_handlers(application: Any) -> dict[str, list[float]]:
+    """Wrap the /paper and /search handlers so each call's duration (ms) lands in the returned lists."""
+    handler_ms: dict[str, list[float]] = {"paper": [], "search": []}
+    for handler in application.handlers[0]:
+        names = getattr(handler, "commands", None)
+        if names and {"paper", "search"} & set(names):
+            handler.callback = timed(handler_ms, next(iter(names)), handler.callback)
+    return handler_ms
+
+
+def command_texts(count: int) -> list[str]:
+    """`count` commands alternating /paper of a seed paper and /search of a benchmark query."""
+    rng = random.Random(5)
+    seeded = ["2404.07965", "2404.14047", "2404.07839", "2404.14219"]
+    return [
+        f"/paper {rng.choice(seeded)}" if i % 2 == 0 else f"/search {rng.choice(SEARCHES)}" for i in range(count)
+    ]
+
+
+async def idle_handler_ms(api: Any, chat: int, handler_ms: dict[str, list[float]], texts: list[str]) -> list[float]:
+    """Handler times (ms) of `texts` sent to an idle bot after a 10-command warm-up; the lists are left empty."""
+    await timed_commands(api, chat, texts[:10])  # warm-up
+    for values in handler_ms.values():
+        values.clear()
+    await timed_commands(api, chat, texts)
+    idle = handler_ms["paper"] + handler_ms["search"]
+    for values in handler_ms.values():
+        values.clear()
+    return idle
+
 
 def serve_model(conn: Connection, latency: float) -> None:
     """Child process: the fake model on its own core, until told to stop; then its token counts."""
@@ -131,27 +161,12 @@ async def drive(db: Path, papers: int, latency: float, commands: int) -> int:
             database=db, seeds=ROOT / "seeds", topics=ROOT / "config" / "topics.toml", commands_per_minute=100_000,
             translation=config,
         )
-        handler_ms: dict[str, list[float]] = {"paper": [], "search": []}
         async with running_locally(settings, limits=RateLimits(enabled=False), keep_journal=False) as local:
-            for handler in local.application.handlers[0]:
-                names = getattr(handler, "commands", None)
-                if names and {"paper", "search"} & set(names):
-                    handler.callback = timed(handler_ms, next(iter(names)), handler.callback)
+            handler_ms = time_handlers(local.application)
             api = local.api
             chat = api.add_private_chat(777, "Bench")
-            rng = random.Random(5)
-            seeded = ["2404.07965", "2404.14047", "2404.07839", "2404.14219"]
-            texts = [
-                f"/paper {rng.choice(seeded)}" if i % 2 == 0 else f"/search {rng.choice(SEARCHES)}"
-                for i in range(commands * 20)
-            ]
-            await timed_commands(api, chat, texts[:10])  # warm-up
-            for values in handler_ms.values():
-                values.clear()
-            await timed_commands(api, chat, texts[:commands])
-            idle = handler_ms["paper"] + handler_ms["search"]
-            for values in handler_ms.values():
-                values.clear()
+            texts = command_texts(commands * 20)
+            idle = await idle_handler_ms(api, chat, handler_ms, texts[:commands])
 
             translation = services(local.application).translation  # type: ignore[arg-type]
             assert translation is not None
