@@ -31,10 +31,11 @@ from typing import Any
 from bot.catalogue.merge import merge
 from bot.catalogue.model import Paper, Reject, SeedEntry, TagSource
 from bot.catalogue.parse import parse_file
+from bot.catalogue.tagger import Method, Tagger
 from bot.catalogue.topics import Taxonomy
 from bot.config import Settings
 from bot.services.ingest import file_hash, seed_files
-from bot.services.tagging import settle_topics
+from bot.services.tagging import TRAIN_LIMIT, settle_topics
 from bot.sources import arxiv as arxiv_source
 from bot.sources.arxiv import ArxivClient
 from bot.sources.config import SourceKind, SourceSpec
@@ -42,6 +43,7 @@ from bot.sources.digest import entry_digest, fetch_digest
 from bot.sources.hf import fetch_daily
 from bot.sources.http import ErrorKind, Fetcher, Politeness, SourceError
 from bot.storage import sources as state
+from bot.storage import topic_names as names_store
 from bot.storage.db import Database
 from bot.storage.papers import CatalogueWriter, UpsertCounts, read_papers
 from bot.text.arxiv import parse_arxiv_id
@@ -55,6 +57,8 @@ SWITCH_INTERVAL = 0.001  # seconds; Python's default is 0.005
 FETCH_DEADLINE = 12.0  # seconds a /paper fetch may take before the user is told to try again
 
 # The arXiv primary categories that name one of our topics by themselves.
+TAGGER_TTL = 6 * 3600.0  # seconds a trained model tagger serves refreshes before it learns the catalogue anew
+
 CATEGORY_TOPICS = {
     "cs.CV": "視覺模型",
     "cs.CR": "對抗攻擊",
@@ -270,6 +274,7 @@ class RefreshService:
         self._running: dict[str, asyncio.Lock] = {}
         self._inflight: dict[str, asyncio.Task[PaperFetch]] = {}
         self._validators: dict[str, dict[str, Any]] = {}  # a digest run's new ETags, recorded with its success
+        self._tagger: tuple[float, Tagger] | None = None  # (trained at, tagger) for papers no rule tags
 
     def spec(self, name: str) -> SourceSpec | None:
         return next((s for s in self.specs if s.name == name), None)
@@ -482,6 +487,8 @@ class RefreshService:
             stored = await self._db.read(partial(read_papers, arxiv_ids=[p.arxiv_id for p in chunk]))
             # Merging and tagging are plain Python: off the event loop, so handlers keep answering.
             ready = await asyncio.to_thread(self._prepare, chunk, stored)
+            if any(not p.topics for p in ready):
+                ready = await asyncio.to_thread(self._model_tagged, ready, await self._trained_tagger())
             last = start + WRITE_CHUNK >= len(unique)
             hashes = seed_hashes if (seed_hashes and last) else {}
             counts = await self._db.write(partial(_upsert, papers=ready, topics=topics, seed_hashes=hashes))
@@ -489,13 +496,42 @@ class RefreshService:
             if progress and len(unique) > WRITE_CHUNK:
                 progress(f"  stored {min(start + WRITE_CHUNK, len(unique))}/{len(unique)}")
             await asyncio.sleep(0)  # let handlers run between chunks
-        if new or updated:
-            # Adopt new topic names and tag what the rules left without a topic (the learned model).
+        if (new or updated) and any(s is TagSource.CATALOGUE for p in unique for _, s in p.topics):
+            # A digest list brought human topic words: file, adopt or set them aside (as seed ingest does).
             await self._db.write(partial(settle_topics, taxonomy=self._taxonomy))
         return UpsertCounts(new=new, updated=updated, unchanged=unchanged)
 
     def _prepare(self, chunk: Sequence[Paper], stored: dict[str, Paper]) -> list[Paper]:
         return [tag(combine(stored.get(p.arxiv_id), p), self._taxonomy) for p in chunk]
+
+    @staticmethod
+    def _model_tagged(papers: list[Paper], tagger: Tagger) -> list[Paper]:
+        """Papers no rule tagged get the learned model's topics, so every paper reaches some subscriber."""
+        bare = [i for i, p in enumerate(papers) if not p.topics]
+        result = list(papers)
+        for i, tags in zip(bare, tagger.tag_many([papers[i] for i in bare]), strict=True):
+            result[i] = dataclasses.replace(
+                papers[i],
+                topics=tuple((t.topic, t.source) for t in tags),
+                topic_confidence=tuple(t.confidence for t in tags),
+            )
+        return result
+
+    async def _trained_tagger(self) -> Tagger:
+        """The model tagger, trained on the newest catalogue-tagged papers at most every TAGGER_TTL seconds.
+
+        Read on the snapshot connection and trained in a worker thread: never under the writer lock, so a
+        handler's write does not wait for scikit-learn (it did, for a second per run, when this ran as
+        part of `settle_topics` inside the refresh's write transaction).
+        """
+        now = timer.monotonic()
+        if self._tagger is None or now - self._tagger[0] > TAGGER_TTL:
+            training = await self._db.read(
+                lambda c: names_store.read(c, names_store.catalogue_tagged_ids(c, TRAIN_LIMIT))
+            )
+            tagger = await asyncio.to_thread(Tagger.train, self._taxonomy, training, Method(self._taxonomy.tagging))
+            self._tagger = (now, tagger)
+        return self._tagger[1]
 
     # -- one paper --------------------------------------------------------------------------------
 
