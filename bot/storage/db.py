@@ -66,15 +66,9 @@ def connect(path: Path | str) -> sqlite3.Connection:
     return conn
 
 
-async def open_database(path: Path | str) -> aiosqlite.Connection:
-    """A migrated aiosqlite connection (autocommit; explicit transactions for writes).
-
-    The database is a file (an in-memory one would vanish with the short-lived migrating connection).
-    """
-    # Migrate on a short-lived sync connection so the async one starts on the current schema.
-    connect(path).close()
+async def _open_reader(path: Path) -> aiosqlite.Connection:
+    """An aiosqlite connection on a file `connect()` has already migrated (Database.open does)."""
     conn = await aiosqlite.connect(str(path), isolation_level=None)
-    await conn.execute("PRAGMA journal_mode = WAL")
     await conn.create_function("fts_text", 1, index_text, deterministic=True)
     await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     await conn.execute("PRAGMA foreign_keys = ON")
@@ -184,7 +178,7 @@ class Database:
         snapshots = [_Worker(file, f"db-snapshot-{i}") for i in range(SNAPSHOT_THREADS)]
         for worker in (writer, *snapshots):
             await worker.start()
-        reader = await open_database(file)
+        reader = await _open_reader(file)
         return cls(file, writer, snapshots, reader)
 
     async def close(self) -> None:
