@@ -286,6 +286,8 @@ class Dispatcher:
                 delay = ready - self._now()
                 if delay > 0:
                     await self._sleep(delay)
+                if job.plan.pending is not None and not await self._logged(job):
+                    continue
                 again = await self._step(job, tally) if job.pos < len(job.plan.rows) else None
                 if again is None:
                     self._done(job)
@@ -303,6 +305,19 @@ class Dispatcher:
                 if not job.done:
                     self._claims.release(job.chat_id)
         return tally
+
+    async def _logged(self, job: _Job) -> bool:
+        """Log the job's new rows (with its chunk's, see push.service.ChunkLog); False if that failed: the
+        chat is dropped from this fan-out, sent nothing new, and stays due for the next tick."""
+        assert job.plan.pending is not None
+        try:
+            await job.plan.pending()
+        except Exception:
+            log.exception("push: logging the planned messages of chat %s failed", job.chat_id)
+            job.done = True
+            self._claims.release(job.chat_id)
+            return False
+        return True
 
     def _done(self, job: _Job) -> None:
         job.done = True

@@ -20,10 +20,11 @@ schedule is unchanged, so a /time that raced the tick wins.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import time, timedelta
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import NamedTuple
 
 from bot.config import Settings
@@ -34,6 +35,7 @@ from bot.storage.papers import PaperStore
 from bot.text.normalize import Script
 
 KEYWORD_LIMIT = 5000  # newest matches a keyword subscription walks (its "all N papers")
+MIN_DEPTH = 500  # papers per topic list read at least: one query per topic, however few chats are due
 _NOTHING: frozenset[str] = frozenset()
 _NO_NOTICES: dict[str, int] = {}
 _SCRIPTS = {None: Script.SIMPLIFIED, "hans": Script.SIMPLIFIED, "hant": Script.TRADITIONAL}
@@ -56,8 +58,12 @@ def pick(
     noticed: Mapping[str, int],
     cap: int,
     rotate: int,
+    truncated: AbstractSet[str] = _NOTHING,
 ) -> tuple[list[tuple[str, str]], Exhaustion | None]:
-    """Apply the planning rule (module docstring) to one chat: [(arXiv ID, subscription key)], exhaustion."""
+    """Apply the planning rule (module docstring) to one chat: [(arXiv ID, subscription key)], exhaustion.
+
+    `truncated` lists are cut short of the topic's papers (CatalogueView), so their length is no paper
+    count: they are always scanned (and, read deep enough, always hold a paper the chat has not had)."""
     count = len(subscriptions)
     if count > cap:
         start = rotate % count
@@ -70,7 +76,7 @@ def pick(
             break
         ids = lists.get(key, ())
         told = noticed.get(key) if noticed else None
-        if told is not None and told == len(ids):
+        if told is not None and told == len(ids) and key not in truncated:
             extra = extra or Exhaustion()
             extra.exhausted.append(key)  # told already and nothing was added since: don't even scan
             continue
@@ -98,7 +104,8 @@ def pick(
 
 @dataclass(slots=True)
 class ChatPlan:
-    """The messages planned for one chat, in the log as 'planned' rows."""
+    """The messages planned for one chat: `rows` are in the log as 'planned'; while `pending` is set, the
+    chat's new rows are decided but not logged yet, and awaiting it logs them (appending to `rows`)."""
 
     chat_id: int
     script: Script
@@ -107,6 +114,8 @@ class ChatPlan:
     finish: bool  # record the day as pushed once every row is done
     exhausted: list[str] = field(default_factory=list)  # subscription keys with nothing new
     notified: list[str] = field(default_factory=list)  # of which told in this plan
+    new: int = 0  # rows decided by this plan (the rest of `rows` are leftovers)
+    pending: Callable[[], Awaitable[None]] | None = None  # logs the new rows; None once they are logged
 
 
 class Work(NamedTuple):
@@ -133,8 +142,9 @@ class PlanContext:
 
     settings: Settings
     calendar: Calendar
-    lists: Mapping[str, Sequence[str]]
+    lists: Mapping[str, Sequence[str]]  # CatalogueView.lists, deepened chunk by chunk
     planned_at: str
+    truncated: AbstractSet[str] = _NOTHING  # CatalogueView.truncated
 
     @property
     def since(self) -> str:
@@ -168,14 +178,23 @@ Schedule = tuple[int | None, str | None, int, int | None, str | None, str | None
 
 
 @dataclass(slots=True)
+class Marks:
+    """Changes to the `exhausted` table: (chat, key, paper count) to upsert, (chat, key) to delete."""
+
+    remember: list[tuple[int, str, int]] = field(default_factory=list)
+    forget: list[tuple[int, str]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
 class ChunkPlan:
-    """`decide`'s output: plans to send, and what `write_chunk` must store."""
+    """`decide`'s output: plans to send; what `write_settled` stores at once (chats not pushed now);
+    and what `write_rows` logs before the first of the chunk's chats is sent."""
 
     plans: list[ChatPlan] = field(default_factory=list)
     # (via, local date, kind) -> new rows and the plan of each, inserted group by group in this order
     groups: dict[tuple[str, str, str], tuple[list[NewRow], list[ChatPlan]]] = field(default_factory=dict)
-    remember: list[tuple[int, str, int]] = field(default_factory=list)
-    forget: list[tuple[int, str]] = field(default_factory=list)
+    marks: Marks = field(default_factory=Marks)  # of chats with new rows: logged with them
+    settled: Marks = field(default_factory=Marks)  # of chats without new rows: stored at once
     schedule: list[Schedule] = field(default_factory=list)
 
     def group(self, via: str, local_date: str, kind: str) -> tuple[list[NewRow], list[ChatPlan]]:
@@ -201,6 +220,16 @@ class _Slot:
 def _keys(joined: str | None) -> list[str]:
     # 100,000 chats hold a few thousand distinct subscription lists: split each once.
     return joined.split(SEPARATOR) if joined else []
+
+
+def subscription_keys(work: Sequence[Work]) -> set[str]:
+    """Every subscription key of these chats."""
+    return {key for chat, _ in work for key in _keys(chat.keys)}
+
+
+def list_depth(state: ChunkState, ctx: PlanContext) -> int:
+    """How deep the lists must be read for this chunk: its most-served chat's papers plus one push."""
+    return max(map(len, state.seen.values()), default=0) + ctx.settings.papers_per_push + 1
 
 
 def push_day(chat: ChatRow, mode: PushMode, slot: _Slot, cal: Calendar, schedule: list[Schedule]) -> str | None:
@@ -237,6 +266,7 @@ def take_papers(out: ChunkPlan, plan: ChatPlan, chat: ChatRow, state: ChunkState
         state.noticed.get(chat_id, _NO_NOTICES),
         ctx.settings.papers_per_push,
         day.today.toordinal(),
+        ctx.truncated,
     )
     if papers:
         rows, owners = out.group(via, plan.local_date, DeliveryKind.PAPER)
@@ -244,7 +274,8 @@ def take_papers(out: ChunkPlan, plan: ChatPlan, chat: ChatRow, state: ChunkState
             rows.append((chat_id, arxiv_id, key, 0))
             owners.append(plan)
     if extra is None:
-        return len(papers)
+        plan.new = len(papers)
+        return plan.new
     if extra.notices:
         rows, owners = out.group(via, plan.local_date, DeliveryKind.NOTICE)
         for key, total in extra.notices:
@@ -252,9 +283,13 @@ def take_papers(out: ChunkPlan, plan: ChatPlan, chat: ChatRow, state: ChunkState
             owners.append(plan)
     plan.exhausted = extra.exhausted
     plan.notified = [key for key, _ in extra.notices]
-    out.remember += [(chat_id, key, n) for key, n in extra.remember]
-    out.forget += [(chat_id, key) for key in extra.forget]
-    return len(papers) + len(extra.notices)
+    # A notice's `exhausted` row is written with the notice itself: a crash before the chat's rows are
+    # logged must not leave it marked as told.
+    marks = out.marks if papers or extra.notices else out.settled
+    marks.remember += [(chat_id, key, n) for key, n in extra.remember]
+    marks.forget += [(chat_id, key) for key in extra.forget]
+    plan.new = len(papers) + len(extra.notices)
+    return plan.new
 
 
 def decide(state: ChunkState, work: Sequence[Work], ctx: PlanContext) -> ChunkPlan:
@@ -291,12 +326,20 @@ def decide(state: ChunkState, work: Sequence[Work], ctx: PlanContext) -> ChunkPl
     return out
 
 
-def write_chunk(session: DeliverySession, chunk: ChunkPlan, groups: Sequence[RowGroup], planned_at: str) -> int:
-    """(Database thread, one write transaction.) Store a decided chunk (its `row_groups()`); the first new id."""
-    first = session.insert(groups, planned_at)
-    session.set_exhausted(chunk.remember)
-    session.clear_exhausted(chunk.forget)
+def write_settled(session: DeliverySession, chunk: ChunkPlan) -> None:
+    """(Database thread, one write transaction.) What planning settles for chats it does not push now:
+    their new schedules and notice marks."""
+    session.set_exhausted(chunk.settled.remember)
+    session.clear_exhausted(chunk.settled.forget)
     session.set_schedule(chunk.schedule)
+
+
+def write_rows(session: DeliverySession, chunk: ChunkPlan, groups: Sequence[RowGroup], planned_at: str) -> int:
+    """(Database thread, one write transaction.) Log a decided chunk's new rows (its `row_groups()`) as
+    'planned' with their notice marks; the first new id."""
+    first = session.insert(groups, planned_at)
+    session.set_exhausted(chunk.marks.remember)
+    session.clear_exhausted(chunk.marks.forget)
     return first
 
 
@@ -307,25 +350,43 @@ def attach_ids(chunk: ChunkPlan, first_id: int) -> None:
     for rows, owners in chunk.groups.values():
         for row, plan in zip(rows, owners, strict=True):
             plan.rows.append(new(PlannedRow, (row_id, row[1], row[2], row[3])))
+            plan.pending = None
             row_id += 1
 
 
 class CatalogueView:
-    """Subscription key -> arXiv IDs newest first, rebuilt only when the catalogue changes."""
+    """Subscription key -> arXiv IDs in push order, read for one planning pass, as deep as it needs.
+
+    A chat that has had s papers finds an unsent one among the first s + papers_per_push of any list,
+    so a topic's list is read `depth` >= that deep (`DeliverySession.topic_lists`): the cost follows the
+    chats' history, not the catalogue's size. A list cut at its depth is `truncated`: its length is not
+    the topic's paper count, so it says nothing about whether a topic ran out (see `pick`).
+    """
 
     def __init__(self, deliveries: DeliveryStore, papers: PaperStore) -> None:
         self._deliveries = deliveries
         self._papers = papers
-        self._version: tuple[int, str, int] | None = None
         self.lists: dict[str, list[str]] = {}
+        self.truncated: set[str] = set()
+        self._depth: dict[str, int] = {}
 
-    async def refresh(self, keys: Sequence[str] = ()) -> Mapping[str, Sequence[str]]:
-        """The lists, current with the catalogue, covering these keyword subscriptions too."""
-        version = await self._deliveries.catalogue_version()
-        if version != self._version:
-            self.lists = await self._deliveries.read(DeliverySession.topic_lists)
-            self._version = version
-        missing = {key for key in keys if key.startswith("keyword:") and key not in self.lists}
-        for key in missing:
-            self.lists[key] = await self._papers.search_ids_newest_first(key[8:], limit=KEYWORD_LIMIT)
+    async def ensure(self, keys: Iterable[str], depth: int = 0) -> Mapping[str, Sequence[str]]:
+        """The lists of these subscription keys, topics at least `depth` deep (MIN_DEPTH at least)."""
+        depth = max(depth, MIN_DEPTH)
+        topics: list[str] = []
+        for key in set(keys):
+            if key.startswith("topic:"):
+                if key not in self.lists or (key in self.truncated and self._depth[key] < depth):
+                    topics.append(key[6:])
+            elif key.startswith("keyword:") and key not in self.lists:
+                self.lists[key] = await self._papers.search_ids_newest_first(key[8:], limit=KEYWORD_LIMIT)
+        if topics:
+            fetched = await self._deliveries.read(partial(DeliverySession.topic_lists, topics=topics, depth=depth))
+            for key, ids in fetched.items():
+                self.lists[key] = ids
+                self._depth[key] = depth
+                if len(ids) >= depth:
+                    self.truncated.add(key)
+                else:
+                    self.truncated.discard(key)
         return self.lists

@@ -74,10 +74,9 @@ class Final(NamedTuple):
 # U+001F: a control character str.split() treats as whitespace, so neither topic names nor
 # (whitespace-normalized) keywords can contain it.
 SEPARATOR = "\x1f"
+# subscription_keys is kept by triggers (migration 11) in key order.
 _CHAT_COLUMNS = (
-    "c.chat_id, c.script, c.push_time, c.timezone, c.last_push_date, c.active, c.next_push_at,"
-    " (SELECT group_concat(kind || ':' || value, char(31)) FROM"
-    "  (SELECT kind, value FROM subscriptions s WHERE s.chat_id = c.chat_id ORDER BY kind, value))"
+    "c.chat_id, c.script, c.push_time, c.timezone, c.last_push_date, c.active, c.next_push_at, c.subscription_keys"
 )
 _DUE = "c.active = 1 AND c.next_push_at IS NOT NULL AND c.next_push_at <= ?"
 
@@ -115,20 +114,25 @@ class DeliverySession:
                 pushed.add((chat_id, day))
         return seen, pushed
 
-    def topic_lists(self) -> dict[str, list[str]]:
-        """Subscription key "topic:NAME" -> arXiv IDs carrying the topic: papers the catalogue itself tagged
-        first (the push prefers them to rule and model tags), each group newest first.
+    def topic_lists(self, topics: Iterable[str], depth: int) -> dict[str, list[str]]:
+        """Subscription key "topic:NAME" -> the first `depth` arXiv IDs carrying the topic: papers the
+        catalogue itself tagged first (the push prefers them to rule and model tags), each group newest
+        first. A list shorter than `depth` holds every paper of the topic.
 
-        The same order as PaperStore.topic_papers_newest_first, read in one pass on this thread (several
-        times faster than iterating 200,000 rows through aiosqlite); arXiv IDs never contain spaces.
+        Each list is a walk of the index paper_topics_feed (migration 11), so the cost is `depth` per
+        topic whatever the size of the catalogue; the same order as PaperStore.topic_papers_newest_first.
         """
-        rows = self._rows(
-            "SELECT topic, group_concat(arxiv_id, ' ') FROM (SELECT pt.topic, p.arxiv_id FROM paper_topics pt"
-            " JOIN papers p ON p.id = pt.paper_id"
-            " ORDER BY pt.topic, pt.source = 'catalogue' DESC, p.published DESC, p.arxiv_id DESC)"
-            " GROUP BY topic"
-        )
-        return {f"topic:{topic}": ids.split(" ") for topic, ids in rows}
+        return {
+            f"topic:{topic}": [
+                row[0]
+                for row in self._rows(
+                    "SELECT p.arxiv_id FROM paper_topics pt JOIN papers p ON p.id = pt.paper_id WHERE pt.topic = ?"
+                    " ORDER BY pt.source <> 'catalogue', pt.published_day DESC, p.arxiv_id DESC LIMIT ?",
+                    (topic, depth),
+                )
+            ]
+            for topic in topics
+        }
 
     def exhausted(self, chat_ids: Iterable[int]) -> dict[int, dict[str, int]]:
         """Chat -> subscription key -> paper count when the chat was told the subscription ran out."""
@@ -262,15 +266,6 @@ class DeliveryStore:
         plain tuples on a database thread, several times faster than through the reader)."""
         return await self.read(partial(DeliverySession.due_ids, now_ts=now_ts))
 
-    async def due_keywords(self, now_ts: int) -> list[str]:
-        """Keyword subscription keys of the due chats (their search results are loaded before planning)."""
-        rows = await self._all(
-            "SELECT DISTINCT s.value FROM chats c JOIN subscriptions s ON s.chat_id = c.chat_id"
-            f" WHERE {_DUE} AND s.kind = 'keyword'",
-            (now_ts,),
-        )
-        return [f"keyword:{r[0]}" for r in rows]
-
     async def open_chat_ids(self) -> list[int]:
         """Chats with rows still 'planned'."""
         rows = await self._all(
@@ -290,14 +285,6 @@ class DeliveryStore:
             (chat_id, _ids(ids)),
         )
         return {r[0] for r in rows}
-
-    async def catalogue_version(self) -> tuple[int, str, int]:
-        """Changes whenever ingest adds, updates or retags papers (keys the planner's topic cache)."""
-        rows = await self._all(
-            "SELECT (SELECT count(*) FROM papers), (SELECT coalesce(max(updated_at), '') FROM papers),"
-            " (SELECT count(*) FROM paper_topics)"
-        )
-        return int(rows[0][0]), str(rows[0][1]), int(rows[0][2])
 
     async def counts_by_state(self, local_date: str) -> dict[str, int]:
         """Messages planned for `local_date`, by state."""

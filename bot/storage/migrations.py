@@ -379,6 +379,59 @@ def push_thread(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE chats ADD COLUMN push_thread_id INTEGER")
 
 
+
+# A paper's date as a whole Julian day: 3 bytes per tag instead of 10 for the ISO text.
+PUBLISHED_DAY = "CAST(julianday({}) AS INTEGER)"
+TAG_DAY = PUBLISHED_DAY.format("p.published")  # in statements that insert tags joined to `papers p`
+
+
+@migration(11)
+def push_views(conn: sqlite3.Connection) -> None:
+    """What the push planner reads for 100,000 chats, kept ready by triggers so its cost does not grow
+    with the catalogue or with work done per chat.
+
+    `chats.subscription_keys`: the chat's subscription keys ("kind:value", key order, joined by U+001F),
+    rewritten whenever its subscriptions change; reading it is 3x cheaper than concatenating them per
+    chat at every planning pass. `paper_topics.published_day`: the paper's date (Julian day) copied onto
+    each tag, indexed with the topic and whether people tagged it, so "a topic's newest N papers,
+    catalogue tags first" is a short index walk instead of sorting every tag of the catalogue (1.5M rows
+    at 1M papers). Writers supply the day; a trigger fills it for any that does not, and another follows
+    a paper whose date changes.
+    """
+    keys = (
+        "(SELECT group_concat(k, char(31)) FROM (SELECT kind || ':' || value AS k FROM subscriptions"
+        " WHERE chat_id = {} ORDER BY kind, value))"
+    )
+    day_of = "(SELECT " + PUBLISHED_DAY.format("published") + " FROM papers WHERE id = {})"
+    _run(
+        conn,
+        f"""
+        ALTER TABLE chats ADD COLUMN subscription_keys TEXT;
+        UPDATE chats SET subscription_keys = {keys.format("chats.chat_id")};
+        CREATE TRIGGER subscriptions_keys_insert AFTER INSERT ON subscriptions BEGIN
+            UPDATE chats SET subscription_keys = {keys.format("NEW.chat_id")} WHERE chat_id = NEW.chat_id;
+        END;
+        CREATE TRIGGER subscriptions_keys_delete AFTER DELETE ON subscriptions BEGIN
+            UPDATE chats SET subscription_keys = {keys.format("OLD.chat_id")} WHERE chat_id = OLD.chat_id;
+        END;
+        CREATE TRIGGER subscriptions_keys_update AFTER UPDATE ON subscriptions BEGIN
+            UPDATE chats SET subscription_keys = {keys.format("OLD.chat_id")} WHERE chat_id = OLD.chat_id;
+            UPDATE chats SET subscription_keys = {keys.format("NEW.chat_id")} WHERE chat_id = NEW.chat_id;
+        END;
+        ALTER TABLE paper_topics ADD COLUMN published_day INTEGER;
+        UPDATE paper_topics SET published_day = {day_of.format("paper_topics.paper_id")};
+        CREATE INDEX paper_topics_feed ON paper_topics (topic, source <> 'catalogue', published_day DESC);
+        CREATE TRIGGER paper_topics_day AFTER INSERT ON paper_topics WHEN NEW.published_day IS NULL BEGIN
+            UPDATE paper_topics SET published_day = {day_of.format("NEW.paper_id")}
+            WHERE topic = NEW.topic AND paper_id = NEW.paper_id;
+        END;
+        CREATE TRIGGER papers_day AFTER UPDATE OF published ON papers WHEN OLD.published IS NOT NEW.published BEGIN
+            UPDATE paper_topics SET published_day = {PUBLISHED_DAY.format("NEW.published")} WHERE paper_id = NEW.id;
+        END
+        """,
+    )
+
+
 def migrate(conn: sqlite3.Connection) -> int:
     """Apply every registered migration newer than the database; return the resulting version."""
     conn.execute(

@@ -15,6 +15,7 @@ from typing import Any
 from bot.catalogue.model import MachineTranslation, Paper, TagSource
 from bot.storage.db import Database
 from bot.storage.fts import Densities, Match, newest_matches, parse_query, ranked_matches
+from bot.storage.migrations import TAG_DAY
 
 # A paper row carries its tags as JSON, in taxonomy order, so one query reads a whole paper.
 _PAPER_COLUMNS = """p.id, p.arxiv_id, p.title_en, p.title_zh, p.abstract_zh, p.published, p.date_is_exact,
@@ -165,8 +166,8 @@ class WriteRun:
             changed_ids,
         )
         conn.execute(
-            "INSERT OR IGNORE INTO paper_topics (topic, paper_id, source, confidence)"
-            " SELECT value ->> 0, p.id, value ->> 1, value ->> 3"
+            "INSERT OR IGNORE INTO paper_topics (topic, paper_id, source, confidence, published_day)"
+            f" SELECT value ->> 0, p.id, value ->> 1, value ->> 3, {TAG_DAY}"
             " FROM json_each(?) JOIN papers p ON p.arxiv_id = value ->> 2",
             (json.dumps(tag_rows, ensure_ascii=False),),
         )
@@ -415,18 +416,6 @@ class PaperStore:
             (arxiv_id, limit),
         )
         return _to_papers(rows)
-
-    async def topic_papers_newest_first(self) -> dict[str, list[str]]:
-        """Topic -> every arXiv ID carrying it, catalogue-tagged papers first, each group newest first
-        (the push planner's in-memory view)."""
-        result: dict[str, list[str]] = {}
-        rows = await self._db.fetchall(
-            "SELECT pt.topic, p.arxiv_id FROM paper_topics pt JOIN papers p ON p.id = pt.paper_id"
-            " ORDER BY pt.topic, pt.source = 'catalogue' DESC, p.published DESC, p.arxiv_id DESC"
-        )
-        for topic, arxiv_id in rows:
-            result.setdefault(topic, []).append(arxiv_id)
-        return result
 
     async def search_ids_newest_first(self, query: str, *, limit: int = 200) -> list[str]:
         """IDs of papers matching every word of `query`, newest first (keyword subscriptions).

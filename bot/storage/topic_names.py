@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bot.catalogue.model import Paper
+from bot.storage.migrations import TAG_DAY
 from bot.storage.papers import read_papers
 
 __all__ = [
@@ -95,8 +96,8 @@ def drop_tags(conn: sqlite3.Connection, names: Sequence[str]) -> None:
 def restore_tags(conn: sqlite3.Connection, name: str, arxiv_ids: Sequence[str]) -> None:
     """Tag these papers with an adopted name (as the catalogue wrote it) and list it as a topic."""
     conn.execute(
-        "INSERT OR IGNORE INTO paper_topics (topic, paper_id, source) SELECT ?, id, 'catalogue' FROM papers"
-        " WHERE arxiv_id IN (SELECT value FROM json_each(?))",
+        "INSERT OR IGNORE INTO paper_topics (topic, paper_id, source, published_day)"
+        f" SELECT ?, p.id, 'catalogue', {TAG_DAY} FROM papers p WHERE p.arxiv_id IN (SELECT value FROM json_each(?))",
         (name, json.dumps(list(arxiv_ids))),
     )
     conn.execute(
@@ -137,8 +138,8 @@ def insert_tags(conn: sqlite3.Connection, rows: Iterable[tuple[str, str, str, fl
     """Add (arxiv_id, topic, source, confidence) tags; returns how many rows were given."""
     batch = list(rows)
     conn.execute(
-        "INSERT OR IGNORE INTO paper_topics (topic, paper_id, source, confidence)"
-        " SELECT value ->> 1, p.id, value ->> 2, value ->> 3"
+        "INSERT OR IGNORE INTO paper_topics (topic, paper_id, source, confidence, published_day)"
+        f" SELECT value ->> 1, p.id, value ->> 2, value ->> 3, {TAG_DAY}"
         " FROM json_each(?) JOIN papers p ON p.arxiv_id = value ->> 0",
         (json.dumps(batch, ensure_ascii=False),),
     )

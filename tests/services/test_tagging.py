@@ -146,7 +146,7 @@ def test_push_prefers_catalogue_tags(settings: Settings, lists: Path) -> None:
     rows = conn.execute(
         "SELECT pt.topic, p.arxiv_id, pt.source, p.published FROM paper_topics pt JOIN papers p ON p.id = pt.paper_id"
     ).fetchall()
-    ordered = DeliverySession(conn).topic_lists()
+    ordered = DeliverySession(conn).topic_lists({t for t, *_ in rows}, depth=1000)
     mixed = 0
     for topic in {t for t, *_ in rows}:
         sources = {i: s for t, i, s, _ in rows if t == topic}
