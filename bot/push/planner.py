@@ -112,10 +112,15 @@ class ChatPlan:
     local_date: str  # the chat's local date being pushed ('' for leftovers only)
     rows: list[PlannedRow]  # in sending order: leftovers of an interrupted run first
     finish: bool  # record the day as pushed once every row is done
-    exhausted: list[str] = field(default_factory=list)  # subscription keys with nothing new
-    notified: list[str] = field(default_factory=list)  # of which told in this plan
+    exhausted: Sequence[str] = ()  # subscription keys with nothing new
+    notified: Sequence[str] = ()  # of which told in this plan
     new: int = 0  # rows decided by this plan (the rest of `rows` are leftovers)
     pending: Callable[[], Awaitable[None]] | None = None  # logs the new rows; None once they are logged
+
+    @property
+    def via(self) -> Via:
+        """How the plan's new rows are logged: the daily push, or /today."""
+        return Via.PUSH if self.finish else Via.TODAY
 
 
 class Work(NamedTuple):
@@ -172,6 +177,11 @@ def read_chats(session: DeliverySession, chat_ids: Sequence[int], since: str) ->
     """(Database thread.) The chats (with subscriptions, in `chat_ids` order) and their chunk state."""
     chats = session.chats(chat_ids)
     return [chats[i] for i in chat_ids if i in chats], read_chunk(session, chat_ids, since)
+
+
+def with_state(session: DeliverySession, chats: list[ChatRow], since: str) -> tuple[list[ChatRow], ChunkState]:
+    """(Database thread.) These chats (read already) and their chunk state."""
+    return chats, read_chunk(session, [chat.chat_id for chat in chats], since)
 
 
 Schedule = tuple[int | None, str | None, int, int | None, str | None, str | None]
@@ -257,7 +267,6 @@ def push_day(chat: ChatRow, mode: PushMode, slot: _Slot, cal: Calendar, schedule
 
 def take_papers(out: ChunkPlan, plan: ChatPlan, chat: ChatRow, state: ChunkState, ctx: PlanContext, day: Day) -> int:
     """Pick the chat's papers and exhaustion notices (`pick`) into `out`, owned by `plan`; how many rows."""
-    via = Via.PUSH if plan.finish else Via.TODAY
     chat_id = chat.chat_id
     papers, extra = pick(
         _keys(chat.keys),
@@ -269,18 +278,16 @@ def take_papers(out: ChunkPlan, plan: ChatPlan, chat: ChatRow, state: ChunkState
         ctx.truncated,
     )
     if papers:
-        rows, owners = out.group(via, plan.local_date, DeliveryKind.PAPER)
-        for arxiv_id, key in papers:
-            rows.append((chat_id, arxiv_id, key, 0))
-            owners.append(plan)
+        rows, owners = out.group(plan.via, plan.local_date, DeliveryKind.PAPER)
+        rows += [(chat_id, arxiv_id, key, 0) for arxiv_id, key in papers]
+        owners += [plan] * len(papers)
     if extra is None:
         plan.new = len(papers)
         return plan.new
     if extra.notices:
-        rows, owners = out.group(via, plan.local_date, DeliveryKind.NOTICE)
-        for key, total in extra.notices:
-            rows.append((chat_id, None, key, total))
-            owners.append(plan)
+        rows, owners = out.group(plan.via, plan.local_date, DeliveryKind.NOTICE)
+        rows += [(chat_id, None, key, total) for key, total in extra.notices]
+        owners += [plan] * len(extra.notices)
     plan.exhausted = extra.exhausted
     plan.notified = [key for key, _ in extra.notices]
     # A notice's `exhausted` row is written with the notice itself: a crash before the chat's rows are
@@ -302,9 +309,10 @@ def decide(state: ChunkState, work: Sequence[Work], ctx: PlanContext) -> ChunkPl
     cal, settings = ctx.calendar, ctx.settings
     out = ChunkPlan()
     slots: dict[tuple[str | None, str | None], _Slot] = {}  # 100,000 chats share few
+    open_rows, pushed, plans = state.open_rows, state.pushed, out.plans
     for chat, mode in work:
         chat_id = chat.chat_id
-        leftovers = state.open_rows.get(chat_id) or []
+        leftovers = open_rows.get(chat_id) or []
         slot = slots.get((chat.timezone, chat.push_time))
         if slot is None:
             tz, push_time = zone_and_time(chat, settings)
@@ -312,14 +320,15 @@ def decide(state: ChunkState, work: Sequence[Work], ctx: PlanContext) -> ChunkPl
         target = push_day(chat, mode, slot, cal, out.schedule)
         if target is None:
             if leftovers:
-                out.plans.append(ChatPlan(chat_id, _SCRIPTS[chat.script], "", leftovers, finish=False))
+                plans.append(ChatPlan(chat_id, _SCRIPTS[chat.script], "", leftovers, False))
             continue
-        plan = ChatPlan(chat_id, _SCRIPTS[chat.script], target, leftovers, finish=mode is not PushMode.TODAY)
+        finish = mode is not PushMode.TODAY
+        plan = ChatPlan(chat_id, _SCRIPTS[chat.script], target, leftovers, finish)
         added = 0
-        if not plan.finish or (chat_id, target) not in state.pushed:
+        if not finish or (chat_id, target) not in pushed:
             added = take_papers(out, plan, chat, state, ctx, slot.day)
-        if added or leftovers or not plan.finish:
-            out.plans.append(plan)
+        if added or leftovers or not finish:
+            plans.append(plan)
         else:  # a push day with nothing to send is done right here; the others when their rows are
             was = (chat.next_push_at, chat.push_time, chat.timezone)
             out.schedule.append((cal.next_after(slot.tz, slot.push_time, target), target, chat_id, *was))

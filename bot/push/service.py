@@ -62,6 +62,7 @@ from bot.push.planner import (
     read_chats,
     read_chunk,
     subscription_keys,
+    with_state,
     write_rows,
     write_settled,
     zone_and_time,
@@ -276,10 +277,14 @@ class PushService:
                     leftover = await self._deliveries.open_chat_ids()
                     left = [i for i in leftover if i not in due_set and self._claims.take(i)]
                     claimed += left
+                # Read after the claims, so a push another fan-out finished since the due list is seen
+                # (the chat is no longer due); one query is 2x cheaper than re-reading chunk by chunk.
+                taken = set(mine)
+                chats = [chat for chat in await self._deliveries.due_chats(ts) if chat.chat_id in taken]
                 view = CatalogueView(self._deliveries, self._papers)
                 context = PlanContext(self._settings, calendar, view.lists, self._stamp(), view.truncated)
                 with _gc_paused():
-                    plans = await self._plan(self._batches(left, mine, context.since), context, view)
+                    plans = await self._plan(self._batches(left, chats, context.since), context, view)
             except BaseException:
                 self._resume = True
                 for chat_id in claimed:
@@ -292,20 +297,26 @@ class PushService:
             return plans, len(due), busy
 
     async def _batches(
-        self, left: list[int], due: list[int], since: str
+        self, left: list[int], due: list[ChatRow], since: str
     ) -> AsyncIterator[tuple[list[Work], ChunkState]]:
-        """Leftover chats, then due chats, chunk by chunk: each chunk's chats (read now, after they were
-        claimed, so a /time or a finished push since the due list was read is seen) and their state.
-        The next chunk is read while the current one is being planned."""
-        chunks = [(left[i : i + PLAN_CHUNK], PushMode.RESUME) for i in range(0, len(left), PLAN_CHUNK)]
-        chunks += [(due[i : i + PLAN_CHUNK], PushMode.PUSH) for i in range(0, len(due), PLAN_CHUNK)]
+        """Leftover chats (read now, after they were claimed), then due chats, chunk by chunk, each with its
+        state (history, leftovers, notices). The next chunk is read while the current one is planned."""
+        chunks: list[tuple[list[int], list[ChatRow] | None, PushMode]] = [
+            (left[i : i + PLAN_CHUNK], None, PushMode.RESUME) for i in range(0, len(left), PLAN_CHUNK)
+        ]
+        for i in range(0, len(due), PLAN_CHUNK):
+            part = due[i : i + PLAN_CHUNK]
+            chunks.append(([chat.chat_id for chat in part], part, PushMode.PUSH))
 
         def fetch(n: int) -> asyncio.Future[tuple[list[ChatRow], ChunkState]]:
-            return asyncio.ensure_future(self._deliveries.read(partial(read_chats, chat_ids=chunks[n][0], since=since)))
+            ids, chats, _ = chunks[n]
+            if chats is None:
+                return asyncio.ensure_future(self._deliveries.read(partial(read_chats, chat_ids=ids, since=since)))
+            return asyncio.ensure_future(self._deliveries.read(partial(with_state, chats=chats, since=since)))
 
         reading = fetch(0) if chunks else None
         try:
-            for n, (_, mode) in enumerate(chunks):
+            for n, (_, _, mode) in enumerate(chunks):
                 assert reading is not None
                 chats, state = await reading
                 reading = fetch(n + 1) if n + 1 < len(chunks) else None

@@ -221,6 +221,11 @@ class DeliverySession:
             row[0] for row in self._rows(f"SELECT c.chat_id FROM chats c WHERE {_DUE} ORDER BY c.chat_id", (now_ts,))
         ]
 
+    def due_chats(self, now_ts: int) -> list[ChatRow]:
+        """Active chats whose next push instant has come, in id order, with their settings and subscriptions."""
+        rows = self._rows(f"SELECT {_CHAT_COLUMNS} FROM chats c WHERE {_DUE} ORDER BY c.chat_id", (now_ts,))
+        return list(map(ChatRow._make, rows))
+
     def chats(self, chat_ids: Iterable[int]) -> dict[int, ChatRow]:
         """The chats' current rows (those that still exist)."""
         rows = self._rows(
@@ -260,6 +265,10 @@ class DeliveryStore:
     async def recover(self) -> int:
         """Rows left 'sending' by a previous process become 'unknown'; how many."""
         return await self._db.execute("UPDATE deliveries SET state = 'unknown' WHERE state = 'sending'")
+
+    async def due_chats(self, now_ts: int) -> list[ChatRow]:
+        """DeliverySession.due_chats on the snapshot thread."""
+        return await self.read(partial(DeliverySession.due_chats, now_ts=now_ts))
 
     async def due_ids(self, now_ts: int) -> list[int]:
         """Active chats whose next push instant has come, in id order (a snapshot read: 100,000 ids as
