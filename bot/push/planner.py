@@ -9,13 +9,15 @@ row, and a row in `exhausted` remembering the subscription's paper count), and t
 then skipped without scanning while its paper count stays the same; when the count changes and a new
 paper turns up, the `exhausted` row is deleted, so a later run-out is told again.
 
-A planning pass reads the due chats with their subscriptions, then handles them in chunks: the chunk's
-history is read (`read_chunk`, a snapshot on the database thread), `decide` runs in plain Python on the
-event loop, and `write_chunk` stores rows, notices and schedules in one write transaction. The service
-overlaps these stages (a second, read-only connection reads while writes queue back to back on the
-main one), so at 100,000 chats the SQLite work and the Python work run on both cores. Between read and
-write no one else plans these chats (they are claimed), and schedule updates apply only if the chat's
-schedule is unchanged, so a /time that raced the tick wins.
+A planning pass reads the due chats with their subscriptions (one snapshot query, after claiming
+them), then handles them in chunks: the chunk's history is read (`read_chunk`, on the snapshot thread,
+the next chunk while this one is decided), the topic lists its chats follow are read as deep as their
+history needs (`CatalogueView`), and `decide` runs in plain Python on the event loop. What it settles
+for chats not pushed now (schedules) is written at once (`write_settled`); the chunk's new rows and
+notices are logged later, in one transaction, when the fan-out first reaches one of its chats
+(`write_rows`, driven by push.service.ChunkLog). Between planning and logging no one else plans these
+chats (they are claimed), and schedule updates apply only if the chat's schedule is unchanged, so a
+/time that raced the tick wins.
 """
 
 from __future__ import annotations

@@ -7,9 +7,11 @@ a minute, asks the database which chats are due and pushes them.
 
 Delivery guarantee (exactly once where it can be known, at most once where it cannot):
 
-* A chat's push is planned before anything is sent: its rows go into the log as 'planned' in one
-  transaction, together with its exhaustion notices. A paper row is unique per (chat, paper), so no
-  chat can ever be sent the same paper twice: not across pushes, /today, restarts or re-ingests.
+* A chat's push is planned before anything is sent to it: its rows go into the log as 'planned' in
+  one transaction, together with its exhaustion notices. (Chats are decided all at once, but logged
+  chunk by chunk as the fan-out reaches them, see ChunkLog; a chat not logged yet was sent nothing and
+  stays due.) A paper row is unique per (chat, paper), so no chat can ever be sent the same paper
+  twice: not across pushes, /today, restarts or re-ingests.
 * Each message is marked 'sending' and that mark is committed before the HTTP call; the outcome
   ('sent' or 'failed') is committed afterwards, in batches.
 * After a crash (even kill -9 mid fan-out), `recover()` turns rows left in 'sending' into 'unknown':
