@@ -82,7 +82,7 @@ def _key(name: str) -> str:
 
 
 # The rules' decision (Taxonomy.rule_tags): keep topics scoring at least this share of the best one.
-RULE_RELATIVE = 0.7
+RULE_RELATIVE = 0.8
 RULE_MAX_TAGS = 2
 
 
