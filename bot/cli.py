@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.catalogue.tagger import Method, evaluate_method, format_evaluation
+from bot.catalogue.tagger import Method, evaluate_held_out, evaluate_method, format_evaluation, load_labelled
 from bot.catalogue.topics import Taxonomy
 from bot.config import ConfigError, Settings, load_settings
 from bot.logs import setup_logging
@@ -57,6 +57,13 @@ def _parser() -> argparse.ArgumentParser:
         "--evaluate", action="store_true", help="precision/recall of rules, model and hybrid on catalogue-tagged papers"
     )
     topics.add_argument(
+        "--papers",
+        type=Path,
+        action="append",
+        metavar="FILE",
+        help="with --evaluate: also score the taggers on papers kept apart from them (TOML with their topics)",
+    )
+    topics.add_argument(
         "--unmapped", action="store_true", help="topic names from catalogue lists that are not filed, with their papers"
     )
     sub.add_parser("stats", help="chats, subscribers, today's pushes and translation tokens")
@@ -93,7 +100,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command == "topics":
         if args.unmapped:
             return _unmapped(settings)
-        return asyncio.run(_topics(settings, evaluate_rules=args.evaluate))
+        if args.papers and not args.evaluate:
+            print("--papers goes with --evaluate", file=sys.stderr)
+            return 2
+        return asyncio.run(_topics(settings, evaluate_rules=args.evaluate, held_out=args.papers or []))
     if command == "translate":
         return asyncio.run(_translate(settings, args.limit))
     return asyncio.run(_stats(settings))
@@ -210,11 +220,22 @@ async def _search(settings: Settings, query: str, page: int) -> int:
     return 0 if result.hits else 1
 
 
-async def _topics(settings: Settings, *, evaluate_rules: bool) -> int:
+async def _topics(settings: Settings, *, evaluate_rules: bool, held_out: Sequence[Path] = ()) -> int:
     async with _catalogue(settings) as catalogue:
         if evaluate_rules:
+            try:
+                kept_apart = [(path, load_labelled(path)) for path in held_out]
+            except ValueError as exc:
+                print(exc, file=sys.stderr)
+                return 2
             papers = await catalogue.all_papers()
-            print("\n\n".join(format_evaluation(evaluate_method(papers, catalogue.taxonomy, m)) for m in Method))
+            taxonomy = catalogue.taxonomy
+            reports = [format_evaluation(evaluate_method(papers, taxonomy, m)) for m in Method]
+            for path, labelled in kept_apart:
+                reports.extend(
+                    f"[{path}]\n" + format_evaluation(evaluate_held_out(labelled, taxonomy, m, papers)) for m in Method
+                )
+            print("\n\n".join(reports))
             return 0
         for topic in await catalogue.topics():
             print(f"{topic.papers:6d}  {topic.name}")

@@ -34,7 +34,14 @@ def test_ingest_paper_search_topics(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["topics"]) == 0
     assert "多模態LLM" in capsys.readouterr().out
     assert main(["topics", "--evaluate"]) == 0
-    assert "precision" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "precision" in out and "in-sample" in out and "papers left without any topic" in out
+    held_out = Path(__file__).parent / "catalogue" / "fixtures" / "heldout_papers.toml"
+    assert main(["topics", "--evaluate", "--papers", str(held_out)]) == 0
+    out = capsys.readouterr().out
+    assert f"[{held_out}]" in out and "held out: papers the rules were not written with" in out
+    assert main(["topics", "--papers", str(held_out)]) == 2
+    assert main(["topics", "--evaluate", "--papers", str(held_out.with_name("missing.toml"))]) == 2
 
 
 def test_unknown_and_invalid_papers(capsys: pytest.CaptureFixture[str]) -> None:

@@ -12,10 +12,20 @@ import pytest
 from bot.catalogue.merge import merge
 from bot.catalogue.model import Paper, TagSource
 from bot.catalogue.parse import parse_file
-from bot.catalogue.tagger import Method, Tagger, TopicModel, TopicScore, evaluate_method, format_evaluation
+from bot.catalogue.tagger import (
+    Method,
+    Tagger,
+    TopicModel,
+    TopicScore,
+    evaluate_held_out,
+    evaluate_method,
+    format_evaluation,
+    load_labelled,
+)
 from bot.catalogue.topics import Taxonomy, Topic
 
 ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
 @pytest.fixture(scope="module")
@@ -188,7 +198,7 @@ def test_evaluation_on_the_seeds(tax: Taxonomy, seed_papers: list[Paper]) -> Non
     hybrid = evs[Method.HYBRID]
     # The chosen method (README: the figures): precise, and every paper reachable through a topic.
     assert hybrid.micro_precision is not None and hybrid.micro_precision >= 0.7
-    assert hybrid.micro_recall is not None and hybrid.micro_recall >= 0.7
+    assert hybrid.micro_recall is not None and hybrid.micro_recall >= 0.78  # 41/52 (README)
     assert hybrid.silent_rate <= 0.05
     # The model alone, honestly cross-validated on 48 papers, is far behind: the hybrid uses it
     # only where no rule speaks.
@@ -199,3 +209,61 @@ def test_evaluation_on_the_seeds(tax: Taxonomy, seed_papers: list[Paper]) -> Non
 def test_evaluation_ignores_the_papers_own_non_catalogue_tags(tax: Taxonomy, seed_papers: list[Paper]) -> None:
     stale = [dataclasses.replace(p, topics=(*p.topics, ("量化", TagSource.RULE))) for p in seed_papers]
     assert evaluate_method(stale, tax, Method.RULES) == evaluate_method(seed_papers, tax, Method.RULES)
+
+
+# -- papers the rules were not written for ------------------------------------------------------------
+
+
+def test_rules_tag_papers_written_apart_from_the_seeds(tax: Taxonomy, seed_papers: list[Paper]) -> None:
+    # 39 well-known papers summarised by hand with an editor's topics (fixtures/unseen_papers.toml).
+    # Before the 2026-12-02 vocabulary the rules found 33 of their 43 topics (recall 0.77) and left
+    # five papers without a topic; the vocabulary was written while their misses were in view, so
+    # this is a development check, not the honest figure (that is the held-out set below).
+    papers = load_labelled(FIXTURES / "unseen_papers.toml")
+    assert len(papers) == 39
+    ev = evaluate_held_out(papers, tax, Method.RULES)
+    assert ev.micro_recall is not None and ev.micro_recall >= 0.9
+    assert ev.micro_precision is not None and ev.micro_precision >= 0.9
+    assert ev.silent_rate == 0.0
+
+
+def test_held_out_figures(tax: Taxonomy, seed_papers: list[Paper]) -> None:
+    # 24 papers written after the vocabulary was frozen and scored once (README: rules 0.65 / 0.54,
+    # hybrid 0.59 / 0.57, against 0.65 / 0.46 and 0.58 / 0.50 before). Far below the in-sample seed
+    # figures: that gap is what the seed figures hide. These floors catch a rule change that loses
+    # ground on text nobody tuned for.
+    papers = load_labelled(FIXTURES / "heldout_papers.toml")
+    rules = evaluate_held_out(papers, tax, Method.RULES)
+    assert rules.protocol == "held out: papers the rules were not written with"
+    assert rules.papers == 24 and sum(s.support for s in rules.scores) == 28
+    assert rules.micro_precision is not None and rules.micro_precision >= 0.6
+    assert rules.micro_recall is not None and rules.micro_recall >= 0.5
+    hybrid = evaluate_held_out(papers, tax, Method.HYBRID, seed_papers)
+    assert "the model trained on the catalogue without them" in hybrid.protocol
+    assert hybrid.silent_rate == 0.0  # the model answers where the rules are silent
+    assert hybrid.micro_recall is not None and hybrid.micro_recall > rules.micro_recall
+
+
+def test_held_out_model_learns_only_from_the_training_papers() -> None:
+    fresh = _synthetic(20, noisy=False)
+    untrained = evaluate_held_out(fresh, TWO, Method.MODEL)
+    assert untrained.silent_rate == 1.0  # nothing to learn from: no guesses, rather than made-up ones
+    trained = evaluate_held_out(fresh, TWO, Method.MODEL, _synthetic(30, noisy=False))
+    assert trained.micro_precision is not None and trained.micro_precision >= 0.9
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[[paper]]\ntitle = 'x'\ntopics = ['量化']\n", "id and title are required"),
+        ("[[paper]]\nid = '1'\ntitle = 'x'\n", "no topics"),
+        ("[[paper]]\nid = '1'\ntitle = 'x'\ntopics = '量化'\n", "'topics' must be a list of strings"),
+        ("paper = 1\n", r"no \[\[paper\]\] tables"),
+        ("[[paper]\n", "Expected"),
+    ],
+)
+def test_load_labelled_rejects_bad_files(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "papers.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ValueError, match=message):
+        load_labelled(path)
