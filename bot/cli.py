@@ -14,7 +14,14 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.catalogue.tagger import Method, evaluate_held_out, evaluate_method, format_evaluation, load_labelled
+from bot.catalogue.tagger import (
+    Method,
+    catalogue_truth,
+    evaluate_held_out,
+    evaluate_method,
+    format_evaluation,
+    load_labelled,
+)
 from bot.catalogue.topics import Taxonomy
 from bot.config import ConfigError, Settings, load_settings
 from bot.logs import setup_logging
@@ -230,6 +237,9 @@ async def _topics(settings: Settings, *, evaluate_rules: bool, held_out: Sequenc
                 return 2
             papers = await catalogue.all_papers()
             taxonomy = catalogue.taxonomy
+            if not any(catalogue_truth(p, taxonomy) for p in papers):
+                print("no catalogue-tagged papers to measure: run `python -m bot ingest` first", file=sys.stderr)
+                return 1
             reports = [format_evaluation(evaluate_method(papers, taxonomy, m)) for m in Method]
             for path, labelled in kept_apart:
                 reports.extend(

@@ -24,6 +24,8 @@ def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_ingest_paper_search_topics(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["topics", "--evaluate"]) == 1  # nothing to measure against yet
+    assert "run `python -m bot ingest` first" in capsys.readouterr().err
     assert main(["ingest"]) == 0
     assert "distinct papers: 70" in capsys.readouterr().out
     assert main(["paper", "https://arxiv.org/pdf/2404.07839v1.pdf"]) == 0
