@@ -244,7 +244,7 @@ class FakeSources:
 
 async def start(fake: FakeSources) -> tuple[web.AppRunner, str]:
     """Serve the fake on a free loopback port; (runner, base URL)."""
-    runner = web.AppRunner(fake.app(), handle_signals=False)
+    runner = web.AppRunner(fake.app(), handle_signals=False, handler_cancellation=True, shutdown_timeout=0.5)
     await runner.setup()
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))

@@ -27,8 +27,13 @@ def server() -> Iterator[ServerThread]:
 
 
 def _stop_when_polling(server: ServerThread) -> None:
-    server.call(server.api.wait_polling(20))
-    os.kill(os.getpid(), signal.SIGTERM)  # what `docker stop` or systemd sends
+    try:
+        # Generous: start-up on a loaded machine took over 10 s (the old call timeout) and the test hung.
+        server.call(server.api.wait_polling(60), timeout=65)
+    finally:
+        # What `docker stop` or systemd sends. Sent also when the wait failed, or the bot would poll
+        # forever and the test hang; the helper's exception then fails the test.
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def test_run_bot_comes_up_against_real_validation(server: ServerThread, settings: Settings) -> None:
@@ -57,12 +62,19 @@ def test_another_instance_polling_stops_with_one_line(
     server: ServerThread, settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
     async def other_instance() -> None:
-        await server.api.wait_polling(20)
+        await server.api.wait_polling(60)
         async with httpx.AsyncClient() as http:
             # A second process long-polls with the same token: the bot's pending poll is answered 409.
             await http.post(f"{server.api.root}/bot{LOCAL_TOKEN}/getUpdates", json={"timeout": 1}, timeout=5)
 
-    helper = server.soon(lambda: server.call(other_instance()))
+    def helper_body() -> None:
+        try:
+            server.call(other_instance(), timeout=70)
+        except BaseException:
+            os.kill(os.getpid(), signal.SIGTERM)  # else the bot polls forever: stop it, the test fails
+            raise
+
+    helper = server.soon(helper_body)
     with caplog.at_level(logging.ERROR):
         status = run_bot(settings.with_overrides(token=LOCAL_TOKEN, api_url=server.api.root))
     helper.join(5)
