@@ -9,12 +9,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import time
 from enum import StrEnum
-from typing import Literal
+from typing import Literal, get_args
 
+from bot.catalogue.model import Paper
 from bot.text.normalize import Script
 
 # What Telegram calls the chat (Chat.type); 'channel' never talks to the bot's commands.
 ChatKind = Literal["private", "group", "supergroup", "channel"]
+CHAT_KINDS: frozenset[str] = frozenset(get_args(ChatKind))
+
+
+def chat_kind(value: str) -> ChatKind:
+    """A chat type as Telegram names it (Chat.type, or a stored row); ValueError for anything else."""
+    if value not in CHAT_KINDS:
+        raise ValueError(f"not a Telegram chat type: {value!r}")
+    return value  # type: ignore[return-value]  # checked against the Literal's values just above
 
 
 class SubscriptionKind(StrEnum):
@@ -47,7 +56,7 @@ class ChatSettings:
     """A chat's stored settings; None means "not chosen, use the default"."""
 
     chat_id: int
-    kind: str  # a ChatKind, as Telegram sent it
+    kind: ChatKind
     script: Script | None
     push_time: time | None
     timezone: str | None
@@ -96,3 +105,28 @@ class PushMode(StrEnum):
     PUSH = "push"
     TODAY = "today"
     RESUME = "resume"
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One search result: the paper and whether the match was in its title."""
+
+    paper: Paper
+    in_title: bool
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    """One page of ranked results; `has_more` says whether a next page exists."""
+
+    hits: list[SearchHit]
+    has_more: bool
+    broadened: bool = False  # no paper had every word, so these have any of them
+
+
+@dataclass(frozen=True)
+class TopicCount:
+    """A topic and how many catalogue papers carry it."""
+
+    name: str
+    papers: int

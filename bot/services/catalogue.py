@@ -7,7 +7,8 @@ from enum import StrEnum
 
 from bot.catalogue.model import Paper
 from bot.catalogue.topics import Taxonomy, Topic
-from bot.storage.papers import PaperStore, SearchHit, TopicCount
+from bot.model import SearchHit, TopicCount
+from bot.storage.papers import PaperStore
 from bot.text.arxiv import find_arxiv_id, parse_arxiv_id
 from bot.text.normalize import strip_invisible
 

@@ -10,7 +10,7 @@ from zoneinfo import available_timezones
 
 from bot.catalogue.topics import Taxonomy
 from bot.config import ConfigError, Settings, parse_time
-from bot.model import AddResult, ChatSettings, Subscription, SubscriptionKind
+from bot.model import AddResult, ChatSettings, Subscription, SubscriptionKind, chat_kind
 from bot.push.service import PushService
 from bot.storage.chats import ChatStore
 from bot.text.normalize import Script, fold, script_for_language, strip_invisible
@@ -90,8 +90,9 @@ class ChatService:
         self._push = push
 
     async def ensure(self, chat_id: int, kind: str, language_code: str | None) -> ChatSettings:
-        """Register the chat on first contact (script from the user's language) and reactivate it."""
-        chat, reactivated = await self._chats.ensure(chat_id, kind, script_for_language(language_code))
+        """Register the chat on first contact (script from the user's language) and reactivate it.
+        `kind` is Telegram's Chat.type; anything but its four types is a ValueError."""
+        chat, reactivated = await self._chats.ensure(chat_id, chat_kind(kind), script_for_language(language_code))
         if reactivated:
             # Pushes stopped when the chat blocked us or vanished; it is back, so schedule it again.
             await self._push.reschedule(chat_id)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, time
 from functools import partial
 from typing import Any
 
-from bot.model import AddResult, ChatSettings, Subscription, SubscriptionKind
+from bot.model import AddResult, ChatKind, ChatSettings, Subscription, SubscriptionKind, chat_kind
 from bot.storage.db import Database
 from bot.text.normalize import Script
 
@@ -25,7 +25,7 @@ def _settings(row: Any) -> ChatSettings:
     push_time = row[3]
     return ChatSettings(
         chat_id=int(str(row[0])),
-        kind=str(row[1]),
+        kind=chat_kind(str(row[1])),
         script=Script(str(script)) if script else None,
         push_time=time.fromisoformat(str(push_time)) if push_time else None,
         timezone=str(row[4]) if row[4] else None,
@@ -48,7 +48,7 @@ class ChatStore:
         row = await self._db.fetchone(f"SELECT {_CHAT_COLUMNS} FROM chats WHERE chat_id = ?", (chat_id,))
         return _settings(row) if row else None
 
-    async def ensure(self, chat_id: int, kind: str, script: Script) -> tuple[ChatSettings, bool]:
+    async def ensure(self, chat_id: int, kind: ChatKind, script: Script) -> tuple[ChatSettings, bool]:
         """The chat's settings, creating the chat (with `script`) on first contact and reactivating it:
         it just wrote to us. The flag says whether it was inactive. A known active chat costs one read."""
         current = await self.get(chat_id)

@@ -13,6 +13,7 @@ from functools import partial
 from typing import Any
 
 from bot.catalogue.model import MachineTranslation, Paper, TagSource
+from bot.model import SearchHit, SearchPage, TopicCount
 from bot.storage.db import Database
 from bot.storage.fts import Densities, Match, newest_matches, parse_query, ranked_matches
 from bot.storage.migrations import TAG_DAY
@@ -250,31 +251,6 @@ def read_papers(conn: sqlite3.Connection, arxiv_ids: Sequence[str]) -> dict[str,
         (json.dumps(list(arxiv_ids)),),
     ).fetchall()
     return {p.arxiv_id: p for p in _to_papers(rows)}
-
-
-@dataclass(frozen=True)
-class SearchHit:
-    """One search result: the paper and whether the match was in its title."""
-
-    paper: Paper
-    in_title: bool
-
-
-@dataclass(frozen=True)
-class SearchPage:
-    """One page of ranked results; `has_more` says whether a next page exists."""
-
-    hits: list[SearchHit]
-    has_more: bool
-    broadened: bool = False  # no paper had every word, so these have any of them
-
-
-@dataclass(frozen=True)
-class TopicCount:
-    """A topic and how many catalogue papers carry it."""
-
-    name: str
-    papers: int
 
 
 def _to_papers(rows: Iterable[Any]) -> list[Paper]:

@@ -17,8 +17,7 @@ from zoneinfo import ZoneInfo
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.catalogue.model import MachineTranslation, Paper
-from bot.model import Subscription, SubscriptionKind
-from bot.storage.papers import SearchHit, TopicCount
+from bot.model import SearchHit, Subscription, SubscriptionKind, TopicCount
 from bot.telegram import callbacks
 from bot.telegram.callbacks import Action
 from bot.text.arxiv import abs_url, pdf_url

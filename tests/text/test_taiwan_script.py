@@ -11,8 +11,7 @@ from typing import Any
 import pytest
 
 from bot.catalogue.model import Paper, TagSource
-from bot.model import Subscription, SubscriptionKind
-from bot.storage.papers import SearchHit, TopicCount
+from bot.model import SearchHit, Subscription, SubscriptionKind, TopicCount
 from bot.telegram import render
 from bot.text.normalize import Script, to_script
 

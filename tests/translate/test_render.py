@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from bot.catalogue.model import MachineTranslation
-from bot.storage.papers import SearchHit
+from bot.model import SearchHit
 from bot.telegram import callbacks, render
 from bot.telegram.callbacks import Action
 from bot.text.normalize import Script
