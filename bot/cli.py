@@ -182,11 +182,13 @@ async def _paper(settings: Settings, text: str) -> int:
 async def _refresher(settings: Settings) -> AsyncIterator[RefreshService]:
     db = await Database.open(settings.database)
     fetcher = build_fetcher(settings)
+    service: RefreshService | None = None
     try:
         specs = load_sources(settings.sources.file)
-        yield RefreshService(db, settings, Taxonomy.load(settings.topics), specs, fetcher)
+        service = RefreshService(db, settings, Taxonomy.load(settings.topics), specs, fetcher)
+        yield service
     finally:
-        await fetcher.close()
+        await (service.close() if service else fetcher.close())  # the service's close ends its worker too
         await db.close()
 
 

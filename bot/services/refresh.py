@@ -1,9 +1,12 @@
 """The living catalogue: run sources, merge what they bring into the papers we hold, fetch one paper.
 
-A run of one source: collect its papers (network, with politeness), merge each with the stored paper
-of the same ID (`combine`), tag those without catalogue topics (the taxonomy's rules on titles and both
-abstracts, plus the arXiv primary category), and write in chunks through `Database.write`, so the
-handlers' and the push's writes interleave between chunks and their reads never wait (WAL).
+A run of one source: collect its papers (network, with politeness, in the bot's process), then hand
+them to the refresh worker process (bot.services.refresh_worker), which parses an arXiv listing there,
+merges each paper with the stored paper of the same ID (`combine`), tags those without catalogue topics
+(the taxonomy's rules on titles and both abstracts, plus the arXiv primary category; the learned model
+for papers no rule tags) and writes them in short transactions through its own SQLite connection. The
+bot's process only awaits the worker, so handlers keep their latency (their GIL is not shared with that
+work); their reads never wait (WAL) and their writes wait one short transaction at most.
 
 A source that fails records its error and a retry time (exponential backoff) and changes nothing
 else; the other sources still run. A new version of a paper updates it in place and keeps its date,
@@ -14,14 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import gc
 import json
 import logging
-import sqlite3
-import sys
 import time as timer
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -29,13 +28,26 @@ from functools import partial
 from typing import Any
 
 from bot.catalogue.merge import merge
-from bot.catalogue.model import Paper, Reject, SeedEntry, TagSource
+from bot.catalogue.model import Paper, Reject, SeedEntry
 from bot.catalogue.parse import parse_file
 from bot.catalogue.tagger import Method, Tagger
 from bot.catalogue.topics import Taxonomy
 from bot.config import Settings
 from bot.services.ingest import file_hash, seed_files
-from bot.services.tagging import TRAIN_LIMIT, settle_topics
+from bot.services.refresh_worker import (
+    TAGGER_TTL,
+    ListingJob,
+    RefreshWorker,
+    StoreJob,
+    StoreOutcome,
+    combine,
+    model_tagged,
+    store_listing,
+    store_papers,
+    tag,
+    upsert,
+)
+from bot.services.tagging import TRAIN_LIMIT
 from bot.sources import arxiv as arxiv_source
 from bot.sources.arxiv import ArxivClient
 from bot.sources.config import SourceKind, SourceSpec
@@ -45,25 +57,16 @@ from bot.sources.http import ErrorKind, Fetcher, Politeness, SourceError
 from bot.storage import sources as state
 from bot.storage import topic_names as names_store
 from bot.storage.db import Database
-from bot.storage.papers import CatalogueWriter, UpsertCounts, read_papers
+from bot.storage.papers import UpsertCounts, read_papers
 from bot.text.arxiv import parse_arxiv_id
+
+__all__ = ["FETCH_DEADLINE", "FetchStatus", "RefreshService", "SourceReport", "backoff", "build_fetcher", "combine"]
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
-WRITE_CHUNK = 100  # papers per write transaction: other writers get their turn between chunks
 RETRY_BASE = timedelta(minutes=5)
 RETRY_MAX = timedelta(hours=6)
-SWITCH_INTERVAL = 0.001  # seconds; Python's default is 0.005
 FETCH_DEADLINE = 12.0  # seconds a /paper fetch may take before the user is told to try again
-
-# The arXiv primary categories that name one of our topics by themselves.
-TAGGER_TTL = 6 * 3600.0  # seconds a trained model tagger serves refreshes before it learns the catalogue anew
-
-CATEGORY_TOPICS = {
-    "cs.CV": "視覺模型",
-    "cs.CR": "對抗攻擊",
-    "cs.MA": "LLM代理",
-}
 
 
 def _utcnow() -> datetime:
@@ -99,6 +102,7 @@ class SourceReport:
     notes: list[str] = field(default_factory=list)
     error: str | None = None
     seconds: float = 0.0
+    worker_cpu: float = 0.0  # CPU seconds the worker process spent on this run (not the bot's)
 
     @property
     def ok(self) -> bool:
@@ -178,71 +182,6 @@ class PaperFetch:
     detail: str = ""
 
 
-def combine(old: Paper | None, new: Paper) -> Paper:
-    """A stored paper updated by a source's view of it; nothing known is lost.
-
-    Chinese text comes from digest lists, English metadata from arXiv (the newer version wins); the
-    date stays the one first stored (a new version is not a new paper) unless only the month was known.
-    """
-    if old is None:
-        return new
-    newer = new.version >= old.version and (new.version > 0 or not old.version)
-    catalogue_tags = [t for t in (*old.topics, *new.topics) if t[1] is TagSource.CATALOGUE]
-    published, exact = old.published, old.date_is_exact
-    if not exact and new.date_is_exact:
-        published, exact = new.published, True
-    return dataclasses.replace(
-        old,
-        title_en=(new.title_en if newer and new.version else old.title_en) or new.title_en,
-        title_zh=new.title_zh or old.title_zh,
-        abstract_zh=new.abstract_zh or old.abstract_zh,
-        published=published,
-        date_is_exact=exact,
-        abstract_en=(new.abstract_en if newer else old.abstract_en) or old.abstract_en or new.abstract_en,
-        authors=(new.authors if newer else old.authors) or old.authors or new.authors,
-        categories=(new.categories if newer else old.categories) or old.categories or new.categories,
-        version=max(old.version, new.version),
-        sources=tuple(dict.fromkeys((*old.sources, *new.sources))),
-        topics=tuple(dict.fromkeys(catalogue_tags)) or old.topics,
-    )
-
-
-def tag(paper: Paper, taxonomy: Taxonomy) -> Paper:
-    """Topics for a paper without catalogue tags: the taxonomy's ranked rules over its titles, both
-    abstracts and categories, plus the topic its primary arXiv category names. Papers no rule tags are
-    left to `settle_topics` (the learned model) at the end of the run."""
-    if any(source is TagSource.CATALOGUE for _, source in paper.topics):
-        return paper
-    names = [name for name, _ in taxonomy.rule_tags_of(paper)]
-    by_category = CATEGORY_TOPICS.get(paper.categories[0]) if paper.categories else None
-    if by_category and taxonomy.get(by_category) is not None and by_category not in names:
-        names.append(by_category)
-    order = {name: i for i, name in enumerate(taxonomy.names)}
-    names.sort(key=lambda n: order.get(n, len(order)))
-    return dataclasses.replace(paper, topics=tuple((n, TagSource.RULE) for n in names))
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """A day's listing makes about a million short-lived objects (XML elements, records, papers), and the
-    cyclic collector would stop every thread, the event loop's included, for a tenth of a second at a
-    time to rescan the bot's heap. Nothing here makes reference cycles: the collector rests meanwhile,
-    reference counting still frees everything. (Same reasoning as the push planner's pause.)"""
-    enabled = gc.isenabled()
-    gc.disable()
-    # The refresh's threads (XML parsing, merging, the writer's FTS folding) hold the GIL for up to the
-    # switch interval each time; a shorter one hands it back to the event loop sooner, so handlers
-    # stay quick while a refresh runs (a few percent of throughput, measured in benchmarks/refresh.py).
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(min(interval, SWITCH_INTERVAL))
-    try:
-        yield
-    finally:
-        sys.setswitchinterval(interval)
-        if enabled:
-            gc.enable()
-
-
 def backoff(failures: int) -> timedelta:
     """Wait before retrying a source that failed `failures` times in a row."""
     wait: timedelta = RETRY_BASE * (2 ** max(failures - 1, 0))
@@ -261,6 +200,7 @@ class RefreshService:
         fetcher: Fetcher,
         *,
         clock: Callable[[], datetime] = _utcnow,
+        worker: RefreshWorker | None = None,
     ) -> None:
         self._db = db
         self._settings = settings
@@ -274,7 +214,16 @@ class RefreshService:
         self._running: dict[str, asyncio.Lock] = {}
         self._inflight: dict[str, asyncio.Task[PaperFetch]] = {}
         self._validators: dict[str, dict[str, Any]] = {}  # a digest run's new ETags, recorded with its success
-        self._tagger: tuple[float, Tagger] | None = None  # (trained at, tagger) for papers no rule tags
+        self._tagger: tuple[float, Tagger] | None = None  # (trained at, tagger) for a /paper fetch no rule tags
+        # The process that parses, merges, tags and writes source runs; given when shared (tests).
+        self.worker = worker or RefreshWorker()
+        self._owns_worker = worker is None
+
+    async def close(self) -> None:
+        """Close the HTTP client and end the worker process."""
+        await self.fetcher.close()
+        if self._owns_worker:
+            await self.worker.close()
 
     def spec(self, name: str) -> SourceSpec | None:
         return next((s for s in self.specs if s.name == name), None)
@@ -300,8 +249,7 @@ class RefreshService:
         async with lock:  # a retry and a scheduled run of one source never overlap
             say(f"{spec.name}: running ...")
             try:
-                with gc_paused():
-                    await self._collect(spec, report, say)
+                await self._collect(spec, report, say)
             except SourceError as exc:
                 report.error = str(exc)
             except Exception as exc:  # a bug in one source must not stop the others
@@ -369,17 +317,34 @@ class RefreshService:
             report.notes.append("listing already fetched in the last day (arXiv asks for no repeated queries)")
             return
         say(f"{spec.name}: GET {url}")
-        records = await self.arxiv.listing(spec.categories)
-        wanted = set(spec.announce_types)
-        kept = [r for r in records if r.announce is None or r.announce in wanted]
-        report.fetched = len(kept)
-        if len(kept) < len(records):
-            report.notes.append(f"{len(records) - len(kept)} entries of other announce types skipped")
-        # The listing lacks nothing we need except, rarely, the abstract: ask the API for those.
-        missing = [r.arxiv_id for r in kept if not r.abstract]
+        job = ListingJob(
+            database=str(self._db.path),
+            taxonomy=self._taxonomy,
+            source=spec.name,
+            body=await self.arxiv.listing_body(spec.categories),
+            announce_types=tuple(str(t) for t in spec.announce_types),
+        )
+        say(f"{spec.name}: parsing and storing in the refresh worker ...")
+        outcome = await self.worker.call(store_listing, job)
+        if outcome.missing:
+            # The listing lacks nothing we need except, rarely, the abstract: ask the API for those.
+            job = dataclasses.replace(job, details=await self._details(spec, outcome.missing, say))
+            outcome = await self.worker.call(store_listing, job)
+        report.fetched = outcome.fetched
+        if outcome.skipped:
+            report.notes.append(f"{outcome.skipped} entries of other announce types skipped")
+        assert outcome.stored is not None  # details were given, so the worker stored the listing
+        # A replacement updates a paper we hold; one we never had is new to us either way.
+        self._count(report, outcome.stored)
+        await self._remember([url])
+
+    async def _details(
+        self, spec: SourceSpec, missing: Sequence[str], say: Progress
+    ) -> dict[str, arxiv_source.ArxivRecord]:
+        """The API's records of listing entries without an abstract (batches asked today are skipped)."""
         details: dict[str, arxiv_source.ArxivRecord] = {}
         for start in range(0, len(missing), arxiv_source.ID_LIST_BATCH):
-            batch = missing[start : start + arxiv_source.ID_LIST_BATCH]
+            batch = list(missing[start : start + arxiv_source.ID_LIST_BATCH])
             key = self.arxiv.query_key(batch)
             if await self._fresh([key]):
                 continue
@@ -387,18 +352,14 @@ class RefreshService:
             result = await self.arxiv.by_ids(batch)
             details.update({r.arxiv_id: r for r in result.records})
             await self._remember([key])
-        papers = []
-        for record in kept:
-            detail = details.get(record.arxiv_id)
-            if detail is not None and not record.abstract:
-                record = dataclasses.replace(
-                    record, abstract=detail.abstract, categories=detail.categories or record.categories
-                )
-            papers.append(record.to_paper(spec.name))
-        # A replacement updates a paper we hold; one we never had is new to us either way.
-        counts = await self.store(papers, progress=say)
-        report.new, report.updated, report.unchanged = counts.new, counts.updated, counts.unchanged
-        await self._remember([url])
+        return details
+
+    @staticmethod
+    def _count(report: SourceReport, outcome: StoreOutcome) -> None:
+        report.new += outcome.counts.new
+        report.updated += outcome.counts.updated
+        report.unchanged += outcome.counts.unchanged
+        report.worker_cpu += outcome.cpu_seconds
 
     async def _run_digest(self, spec: SourceSpec, report: SourceReport, say: Progress) -> dict[str, Any]:
         current = (await self._db.read(state.states)).get(spec.name)
@@ -434,9 +395,7 @@ class RefreshService:
         merged = merge(entries).papers
         canonical, _unknown = self._taxonomy.canonicalize(merged)
         papers = [dataclasses.replace(p, sources=(spec.name,)) for p in canonical]
-        counts = await self.store(papers, progress=say)
-        report.new, report.updated = counts.new, counts.updated
-        report.unchanged += counts.unchanged
+        self._count(report, await self._store_run(papers, say=say))
         await self._db.write(partial(state.save_digest_rows, source=spec.name, rows=rows))
         return validators
 
@@ -450,8 +409,7 @@ class RefreshService:
         report.fetched = len(items)
         if skipped:
             report.notes.append(f"{skipped} items without an arXiv ID or title skipped")
-        counts = await self.store([i.paper for i in items])
-        report.new, report.updated, report.unchanged = counts.new, counts.updated, counts.unchanged
+        self._count(report, await self._store_run([i.paper for i in items]))
         await self._db.write(partial(state.set_upvotes, upvotes={i.paper.arxiv_id: i.upvotes for i in items}))
         await self._remember([query])
 
@@ -468,61 +426,35 @@ class RefreshService:
         canonical, _unknown = self._taxonomy.canonicalize(merged)
         canonical = [dataclasses.replace(p, sources=(spec.name,)) for p in canonical]
         hashes = {str(p): file_hash(p) for p in seed_files(paths)}
-        counts = await self.store(canonical, seed_hashes=hashes, progress=say)
-        report.new, report.updated, report.unchanged = counts.new, counts.updated, counts.unchanged
+        self._count(report, await self._store_run(canonical, seed_hashes=hashes, say=say))
 
     # -- storing ----------------------------------------------------------------------------------
 
-    async def store(
-        self, papers: Sequence[Paper], *, seed_hashes: dict[str, str] | None = None, progress: Progress | None = None
-    ) -> UpsertCounts:
-        """Merge papers into the catalogue, chunk by chunk; counts of new, updated and unchanged papers."""
-        new = updated = unchanged = 0
-        topics = list(self._taxonomy.names)
+    async def _store_run(
+        self, papers: Sequence[Paper], *, seed_hashes: dict[str, str] | None = None, say: Progress | None = None
+    ) -> StoreOutcome:
+        """A source run's papers merged, tagged and written by the worker process."""
+        if say and papers:
+            say(f"  storing {len(papers)} papers in the refresh worker ...")
+        job = StoreJob(str(self._db.path), self._taxonomy, tuple(papers), dict(seed_hashes or {}))
+        return await self.worker.call(store_papers, job)
+
+    async def store(self, papers: Sequence[Paper]) -> UpsertCounts:
+        """A few papers (a /paper fetch) merged, tagged and written in the bot's process, in one
+        transaction: too little work to hand to the worker, and a user is waiting (the worker may be
+        busy with a whole listing)."""
         unique = list({p.arxiv_id: p for p in papers}.values())
-        for start in range(0, max(len(unique), 1), WRITE_CHUNK):
-            chunk = unique[start : start + WRITE_CHUNK]
-            if not chunk and not seed_hashes:
-                break
-            stored = await self._db.read(partial(read_papers, arxiv_ids=[p.arxiv_id for p in chunk]))
-            # Merging and tagging are plain Python: off the event loop, so handlers keep answering.
-            ready = await asyncio.to_thread(self._prepare, chunk, stored)
-            if any(not p.topics for p in ready):
-                ready = await asyncio.to_thread(self._model_tagged, ready, await self._trained_tagger())
-            last = start + WRITE_CHUNK >= len(unique)
-            hashes = seed_hashes if (seed_hashes and last) else {}
-            counts = await self._db.write(partial(_upsert, papers=ready, topics=topics, seed_hashes=hashes))
-            new, updated, unchanged = new + counts.new, updated + counts.updated, unchanged + counts.unchanged
-            if progress and len(unique) > WRITE_CHUNK:
-                progress(f"  stored {min(start + WRITE_CHUNK, len(unique))}/{len(unique)}")
-            await asyncio.sleep(0)  # let handlers run between chunks
-        if (new or updated) and any(s is TagSource.CATALOGUE for p in unique for _, s in p.topics):
-            # A digest list brought human topic words: file, adopt or set them aside (as seed ingest does).
-            await self._db.write(partial(settle_topics, taxonomy=self._taxonomy))
-        return UpsertCounts(new=new, updated=updated, unchanged=unchanged)
-
-    def _prepare(self, chunk: Sequence[Paper], stored: dict[str, Paper]) -> list[Paper]:
-        return [tag(combine(stored.get(p.arxiv_id), p), self._taxonomy) for p in chunk]
-
-    @staticmethod
-    def _model_tagged(papers: list[Paper], tagger: Tagger) -> list[Paper]:
-        """Papers no rule tagged get the learned model's topics, so every paper reaches some subscriber."""
-        bare = [i for i, p in enumerate(papers) if not p.topics]
-        result = list(papers)
-        for i, tags in zip(bare, tagger.tag_many([papers[i] for i in bare]), strict=True):
-            result[i] = dataclasses.replace(
-                papers[i],
-                topics=tuple((t.topic, t.source) for t in tags),
-                topic_confidence=tuple(t.confidence for t in tags),
-            )
-        return result
+        stored = await self._db.read(partial(read_papers, arxiv_ids=[p.arxiv_id for p in unique]))
+        ready = [tag(combine(stored.get(p.arxiv_id), p), self._taxonomy) for p in unique]
+        if any(not p.topics for p in ready):
+            ready = model_tagged(ready, await self._trained_tagger())
+        return await self._db.write(partial(upsert, papers=ready, topics=list(self._taxonomy.names), seed_hashes={}))
 
     async def _trained_tagger(self) -> Tagger:
         """The model tagger, trained on the newest catalogue-tagged papers at most every TAGGER_TTL seconds.
 
         Read on the snapshot connection and trained in a worker thread: never under the writer lock, so a
-        handler's write does not wait for scikit-learn (it did, for a second per run, when this ran as
-        part of `settle_topics` inside the refresh's write transaction).
+        handler's write does not wait for scikit-learn.
         """
         now = timer.monotonic()
         if self._tagger is None or now - self._tagger[0] > TAGGER_TTL:
@@ -590,12 +522,6 @@ class RefreshService:
                 next_run = min(next_run, retry) if next_run else retry
             result.append(SourceStatus(spec, st, next_run, counts.get(spec.name, 0)))
         return result
-
-
-def _upsert(
-    conn: sqlite3.Connection, papers: Sequence[Paper], topics: Sequence[str], seed_hashes: dict[str, str]
-) -> UpsertCounts:
-    return CatalogueWriter(conn).upsert(papers, topics, seed_hashes)
 
 
 def state_json(value: dict[str, Any] | None) -> str | None:

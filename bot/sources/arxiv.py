@@ -220,11 +220,16 @@ class ArxivClient:
     def listing_url(self, categories: Sequence[str]) -> str:
         return f"{self.feed_url}/{'+'.join(categories)}"
 
+    async def listing_body(self, categories: Sequence[str]) -> bytes:
+        """Today's announcement of these categories, unparsed (the refresh parses it in its worker process)."""
+        reply = await self._fetcher.get(self.listing_url(categories))
+        return reply.body
+
     async def listing(self, categories: Sequence[str]) -> list[ArxivRecord]:
         """Today's announcement of these categories."""
-        reply = await self._fetcher.get(self.listing_url(categories))
+        body = await self.listing_body(categories)
         # A day's listing is megabytes of XML: parsed off the event loop so handlers keep answering.
-        return await asyncio.to_thread(parse_listing, reply.body)
+        return await asyncio.to_thread(parse_listing, body)
 
     def query_key(self, arxiv_ids: Sequence[str]) -> str:
         """The API query for these IDs, as the daily query cache records it."""

@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -55,6 +56,15 @@ class SourceError(Exception):
         self.message = message
         self.status = status
         self.retry_after = retry_after
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Raised in the refresh worker process too (a malformed listing) and pickled back to the bot:
+        # rebuilt from its fields, since the default rebuilds from `args` (the formatted text only).
+        return (_source_error, (self.kind, self.message, self.status, self.retry_after))
+
+
+def _source_error(kind: ErrorKind, message: str, status: int | None, retry_after: float) -> SourceError:
+    return SourceError(kind, message, status=status, retry_after=retry_after)
 
 
 @dataclass(frozen=True)

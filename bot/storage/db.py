@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -33,6 +34,7 @@ from bot.storage.index import ensure_index
 from bot.storage.migrations import migrate
 
 BUSY_TIMEOUT_MS = 5000
+BEGIN_RETRY = 0.001  # seconds between the writer's tries to begin while another process holds the write lock
 # Snapshot readers: two big reads overlap (the push planner reads its due chats while the topic lists
 # load); with one thread they queued behind each other.
 SNAPSHOT_THREADS = 2
@@ -115,8 +117,29 @@ class _Worker:
         self._pool.shutdown(wait=True)
 
 
+def _begin_immediate(conn: sqlite3.Connection) -> None:
+    """BEGIN IMMEDIATE for the bot's writer, retried every BEGIN_RETRY while another process (the refresh
+    worker, bot.services.refresh_worker) holds SQLite's write lock. SQLite's own busy handler
+    (sqliteDefaultBusyCallback in its main.c) sleeps 1, 2, 5, 10, 15, 20, 25 ... 100 ms between tries,
+    so a handler's write often slept through several of the worker's few-millisecond transactions;
+    retried at once, it waits for one at most. (The writer's connection has no busy timeout: once
+    BEGIN IMMEDIATE holds the lock, WAL mode makes none of its statements wait.)"""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
+                raise
+        time.sleep(BEGIN_RETRY)
+
+
 def _in_transaction(conn: sqlite3.Connection, begin: str, fn: Callable[[sqlite3.Connection], T]) -> T:
-    conn.execute(begin)
+    if begin == "BEGIN IMMEDIATE":
+        _begin_immediate(conn)
+    else:
+        conn.execute(begin)
     try:
         result = fn(conn)
         conn.execute("COMMIT")
@@ -178,6 +201,7 @@ class Database:
         snapshots = [_Worker(file, f"db-snapshot-{i}") for i in range(SNAPSHOT_THREADS)]
         for worker in (writer, *snapshots):
             await worker.start()
+        await writer.call(lambda c: c.execute("PRAGMA busy_timeout = 0"))  # it retries itself: _begin_immediate
         reader = await _open_reader(file)
         return cls(file, writer, snapshots, reader)
 
@@ -195,7 +219,7 @@ class Database:
     async def transaction(self) -> AsyncIterator[Transaction]:
         """BEGIN IMMEDIATE ... COMMIT around the block (ROLLBACK on any exception), writers one at a time."""
         async with self._lock:
-            await self._writer.call(lambda c: c.execute("BEGIN IMMEDIATE"))
+            await self._writer.call(_begin_immediate)
             try:
                 yield Transaction(self._writer)
             except BaseException:

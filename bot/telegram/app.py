@@ -135,7 +135,7 @@ async def _post_shutdown(application: Application) -> None:  # type: ignore[type
         if found.translation is not None:
             await found.translation.close()
         if found.refresh is not None:
-            await found.refresh.fetcher.close()
+            await found.refresh.close()  # its HTTP client and worker process
         await found.database.close()
 
 

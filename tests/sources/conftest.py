@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -11,6 +12,7 @@ import pytest
 from bot.catalogue.topics import Taxonomy
 from bot.config import Settings, SourcesSettings
 from bot.services.refresh import RefreshService, build_fetcher
+from bot.services.refresh_worker import RefreshWorker
 from bot.sources.config import SourceSpec, parse_sources
 from bot.sources.http import Politeness
 from bot.storage.db import Database
@@ -92,18 +94,34 @@ def specs_for(url: str) -> list[SourceSpec]:
 MakeService = Callable[..., Awaitable[RefreshService]]
 
 
+@pytest.fixture(scope="session")
+def refresh_worker() -> Iterator[RefreshWorker]:
+    """One real worker process for the session's services (each job names its database): starting a
+    process and importing scikit-learn in it once, not per test."""
+    worker = RefreshWorker()
+    yield worker
+    asyncio.run(worker.close())
+
+
 @pytest.fixture
 async def make_service(
-    db: Database, fake_settings: Settings, taxonomy: Taxonomy, fake: tuple[FakeSources, str], clock: Clock
+    db: Database,
+    fake_settings: Settings,
+    taxonomy: Taxonomy,
+    fake: tuple[FakeSources, str],
+    clock: Clock,
+    refresh_worker: RefreshWorker,
 ) -> AsyncIterator[MakeService]:
     made: list[RefreshService] = []
 
     async def make(specs: list[SourceSpec] | None = None, politeness: Politeness | None = None) -> RefreshService:
         fetcher = build_fetcher(fake_settings, politeness or Politeness(0.0, clock=clock.monotonic, sleep=clock.sleep))
-        service = RefreshService(db, fake_settings, taxonomy, specs or specs_for(fake[1]), fetcher, clock=clock)
+        service = RefreshService(
+            db, fake_settings, taxonomy, specs or specs_for(fake[1]), fetcher, clock=clock, worker=refresh_worker
+        )
         made.append(service)
         return service
 
     yield make
     for service in made:
-        await service.fetcher.close()
+        await service.close()

@@ -1,0 +1,155 @@
+"""The refresh worker process: what crosses the process boundary, a write another writer made while the
+worker merged, a worker that dies, and the bot's writer getting its turn while the worker writes."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sqlite3
+import threading
+from concurrent.futures.process import BrokenProcessPool
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from bot.catalogue.model import TagSource
+from bot.catalogue.topics import Taxonomy
+from bot.services import refresh_worker as worker_module
+from bot.services.refresh_worker import RefreshWorker, StoreJob, store_all, store_papers, upsert
+from bot.sources.arxiv import ArxivRecord
+from bot.sources.http import ErrorKind, SourceError
+from bot.storage.db import Database, connect
+from bot.storage.papers import PaperStore, read_papers
+from tests.sources.conftest import MakeService
+from tests.sources.fakes import FakePaper, FakeSources
+
+LISTED = ArxivRecord(
+    "2612.00021",
+    1,
+    "Quantized Attention for Long Contexts",
+    "We quantize attention.",
+    ("A",),
+    ("cs.LG",),
+    date(2026, 12, 1),
+)
+
+
+async def test_a_listing_entry_without_abstract_gets_it_from_the_api(
+    fake: tuple[FakeSources, str], make_service: MakeService, db: Database
+) -> None:
+    server, _ = fake
+    full = FakePaper("2612.00031", "Sparse Mixture of Experts at Scale", "Routing tokens to experts, sparsely.")
+    server.add(full)  # the API knows the abstract ...
+    server.listing.append(dataclasses.replace(full, abstract=""))  # ... the day's listing left it out
+    service = await make_service()
+    (report,) = await service.run(["arxiv"])
+    assert report.ok, report.error
+    assert (report.fetched, report.new) == (1, 1)
+    assert [path for path, _, _ in server.requests] == ["/atom/cs.CL+cs.CV+cs.LG+cs.AI", "/api/query"]
+    stored = (await db.read(lambda c: read_papers(c, [full.arxiv_id])))[full.arxiv_id]
+    assert stored.abstract_en == full.abstract
+    assert report.worker_cpu > 0  # the work happened in the worker process
+
+
+async def test_a_malformed_listing_fails_the_source_with_the_parsers_reason(
+    fake: tuple[FakeSources, str], make_service: MakeService, db: Database
+) -> None:
+    server, _ = fake
+    server.fault, server.fault_times = "malformed", 1
+    service = await make_service()
+    count = await PaperStore(db).count()
+    (report,) = await service.run(["arxiv"])
+    # Raised by the parser in the worker process, rebuilt in the bot's with its kind and message.
+    assert not report.ok and (report.error or "").startswith("malformed: not well-formed XML")
+    assert await PaperStore(db).count() == count
+
+
+def test_source_error_crosses_the_process_boundary_with_its_fields() -> None:
+    import pickle
+
+    error = pickle.loads(pickle.dumps(SourceError(ErrorKind.CLIENT, "bad id", status=400, retry_after=2.0)))
+    assert (error.kind, error.message, error.status, error.retry_after) == (ErrorKind.CLIENT, "bad id", 400, 2.0)
+    assert str(error) == "client_error: bad id"
+
+
+def test_a_paper_another_writer_changed_meanwhile_is_merged_again(
+    tmp_path: Path, taxonomy: Taxonomy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A digest run (or a /paper fetch) writes a paper between the worker's read and its write: the
+    worker's write must keep that Chinese title, not overwrite the paper with its stale merge."""
+    db = tmp_path / "bot.sqlite3"
+    conn = connect(db)
+    other = connect(db)
+    digest_view = dataclasses.replace(
+        LISTED.to_paper("digest"),
+        title_zh="長上下文的量化注意力",
+        abstract_zh="我們量化注意力。",
+        abstract_en="",
+        version=0,
+        topics=(("量化", TagSource.CATALOGUE),),
+    )
+    real_read = worker_module._read
+
+    def read_then_other_writer(c: sqlite3.Connection, ids: list[str]):  # type: ignore[no-untyped-def]
+        snapshot = real_read(c, ids)  # the worker's view: the paper is not stored yet
+        other.execute("BEGIN IMMEDIATE")  # meanwhile, another writer stores it
+        upsert(other, [digest_view], list(taxonomy.names), {})
+        other.execute("COMMIT")
+        return snapshot
+
+    monkeypatch.setattr(worker_module, "_read", read_then_other_writer)
+    counts = store_all(conn, str(db), taxonomy, [LISTED.to_paper("arxiv")], {})
+    monkeypatch.undo()
+    stored = read_papers(conn, [LISTED.arxiv_id])[LISTED.arxiv_id]
+    assert stored.title_zh == "長上下文的量化注意力" and stored.abstract_zh == "我們量化注意力。"
+    assert stored.abstract_en == LISTED.abstract and stored.version == 1
+    assert set(stored.sources) == {"digest", "arxiv"}
+    assert (counts.new, counts.updated) == (0, 1)  # it existed when the worker wrote
+    conn.close()
+    other.close()
+
+
+async def test_a_worker_that_died_is_replaced_at_the_next_call() -> None:
+    worker = RefreshWorker()
+    try:
+        with pytest.raises(BrokenProcessPool):
+            await worker.call(os._exit, 3)  # the process ends without an answer (as when killed)
+        assert await worker.call(abs, -2) == 2
+    finally:
+        await worker.close()
+
+
+async def test_the_bots_writer_gets_its_turn_while_another_process_writes(tmp_path: Path) -> None:
+    """The worker's transactions hold SQLite's write lock; the bot's writer retries until they end
+    instead of failing (its busy timeout would fail it only after seconds)."""
+    path = tmp_path / "bot.sqlite3"
+    db = await Database.open(path)
+    holder = connect(path)
+    holder.execute("BEGIN IMMEDIATE")
+    released = threading.Timer(0.05, lambda: holder.execute("COMMIT"))
+    released.start()
+    try:
+        changed = await db.write(lambda c: c.execute("INSERT INTO topics (name, position) VALUES ('x', 99)").rowcount)
+        assert changed == 1
+        assert await db.fetchone("SELECT position FROM topics WHERE name = 'x'") is not None
+    finally:
+        released.join()
+        holder.close()
+        await db.close()
+
+
+async def test_a_store_job_runs_in_the_worker_process(
+    refresh_worker: RefreshWorker, tmp_path: Path, taxonomy: Taxonomy
+) -> None:
+    path = tmp_path / "bot.sqlite3"
+    connect(path).close()
+    job = StoreJob(str(path), taxonomy, (LISTED.to_paper("arxiv"),))
+    outcome = await refresh_worker.call(store_papers, job)
+    assert (outcome.counts.new, outcome.counts.updated) == (1, 0)
+    again = await refresh_worker.call(store_papers, job)
+    assert (again.counts.new, again.counts.unchanged) == (0, 1)  # idempotent
+    conn = connect(path)
+    stored = read_papers(conn, [LISTED.arxiv_id])[LISTED.arxiv_id]
+    conn.close()
+    assert ("量化", TagSource.RULE) in stored.topics
