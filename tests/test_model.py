@@ -7,7 +7,7 @@ from bot.model import CHAT_KINDS, chat_kind
 
 def test_chat_kinds_are_telegrams_chat_types() -> None:
     # Bot API, Chat.type: "Type of the chat, can be either “private”, “group”, “supergroup” or “channel”".
-    assert CHAT_KINDS == {"private", "group", "supergroup", "channel"}
+    assert {"private", "group", "supergroup", "channel"} == CHAT_KINDS
     assert [chat_kind(k) for k in ("private", "group", "supergroup", "channel")] == [
         "private",
         "group",
