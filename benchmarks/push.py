@@ -1,11 +1,14 @@
 """Push benchmark: planning a minute where every chat is due, raw send speed, and a paced fan-out.
 
-    python benchmarks/push.py [--papers 100000] [--chats 100000] [--send-chats 5000] [--paced-chats 3000]
+    python benchmarks/push.py [--papers 100000] [--chats 100000] [--repeat 3] [--send-chats 5000]
+                              [--paced-chats 3000] [--plan-only]
 
-1. planning: --chats chats with 3 topic subscriptions each, spread over six timezones and all due in
-   the run's own minute (their push time is that minute on their own clock, so any hour works), at
-   --papers papers: PushService.plan_due (reads the due chats, picks each chat's papers, writes the plan).
-   Baseline: SQLite inserting the same rows with INSERT ... SELECT (the floor of any plan that logs them).
+1. planning, at --papers/10 and at --papers papers (each printed with the growth ratio): --chats chats
+   with 3 topic subscriptions each, spread over six timezones and all due in the run's own minute
+   (their push time is that minute on their own clock, so any hour works). Timed apart: deciding
+   (PushService.plan_due with log_rows=False: read the due chats, pick each chat's papers; all a tick
+   does before its fan-out sends) and logging the decided rows as 'planned' (which a fan-out does chunk
+   by chunk as it reaches the chats). Baseline: SQLite inserting the same rows with INSERT ... SELECT.
 2. sending, rate limits off: a fan-out of --send-chats chats (3 papers each) through python-telegram-bot
    to the local Bot API running in another process (so the server does not share the bot's core).
 3. sending at Telegram's pace: --paced-chats chats, one paper each, the bot's global rate at its default
@@ -28,6 +31,7 @@ import sqlite3
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
@@ -239,52 +243,87 @@ def insert_floor(db: Path) -> float:
         conn.close()
 
 
+def plan_runs(base: Path, work: Path, chats: int, settings: Settings, repeat: int) -> list[Planning]:
+    """Plan `repeat` times, each on a fresh copy of the catalogue with `chats` chats due now; check each run
+    decided and logged every chat's three messages."""
+    runs = []
+    for _ in range(repeat):
+        db = work / "plan.sqlite3"
+        for stale in work.glob("plan.sqlite3*"):
+            stale.unlink()
+        shutil.copy(base, db)
+        now = datetime.now(UTC).replace(second=0, microsecond=0)
+        add_chats(db, chats, now)
+        run = asyncio.run(plan_all(db, settings.with_overrides(database=db), now))
+        expect(0 < run.chats == chats, f"planning: {run.chats:,} of {chats:,} due chats planned")
+        expect(run.decided == 3 * chats, f"planning: {run.decided:,} of {3 * chats:,} messages decided")
+        expect(run.logged == run.decided, f"planning: {run.logged:,} of {run.decided:,} decided messages logged")
+        runs.append(run)
+    return runs
+
+
+def median(values: list[float]) -> float:
+    return sorted(values)[len(values) // 2]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--papers", type=int, default=100_000)
     parser.add_argument("--chats", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=3, help="planning runs per catalogue size (median shown)")
     parser.add_argument("--send-chats", type=int, default=5_000)
     parser.add_argument("--paced-chats", type=int, default=3_000)
+    parser.add_argument("--plan-only", action="store_true", help="skip the two sending measurements")
     args = parser.parse_args()
     base_settings = load_settings(ROOT / "config" / "bot.toml", {})
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the start")
+    sizes = (args.papers // 10, args.papers)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        start = time.perf_counter()
-        child = mp.Process(target=build_catalogue, args=(work, args.papers))
-        child.start()
-        child.join()
-        base = work / "base.sqlite3"
-        print(f"catalogue: {args.papers:,} papers ({time.perf_counter() - start:.0f} s to build, in a child process)")
+        results: dict[int, list[Planning]] = {}
+        base = work
+        for papers in sizes:
+            start = time.perf_counter()
+            folder = work / f"catalogue-{papers}"
+            child = mp.Process(target=build_catalogue, args=(folder, papers))
+            child.start()
+            child.join()
+            base = folder / "base.sqlite3"
+            print(f"catalogue: {papers:,} papers ({time.perf_counter() - start:.0f} s to build, in a child process)")
+            settings = base_settings.with_overrides(papers_per_push=3)
+            results[papers] = plan_runs(base, work, args.chats, settings, args.repeat)
+        floor = insert_floor(work / "plan.sqlite3")
 
-        db = work / "plan.sqlite3"
-        shutil.copy(base, db)
-        now = datetime.now(UTC).replace(second=0, microsecond=0)
-        add_chats(db, args.chats, now)
-        settings = base_settings.with_overrides(database=db, papers_per_push=3)
-        run = asyncio.run(plan_all(db, settings, now))
-        floor = insert_floor(db)
+        small, large = (results[size] for size in sizes)
         print(
-            f"planning: {run.chats:,} due chats x 3 subscriptions, {run.decided:,} messages decided in"
-            f" {run.wall:.2f} s (CPU {run.cpu:.2f} s; target <= 1 s): what a tick does before its fan-out sends"
+            f"planning: {args.chats:,} due chats x 3 subscriptions, {large[-1].decided:,} messages decided;"
+            f" median of {args.repeat} runs (target <= 1 s at any catalogue size):"
         )
+        print(f"  {'papers in the catalogue':<46} {sizes[0]:>10,} {sizes[1]:>10,}  growth")
+        figures: list[tuple[str, Callable[[Planning], float]]] = [
+            ("deciding, wall s (before the fan-out sends)", lambda r: r.wall),
+            ("deciding, CPU s (all threads)", lambda r: r.cpu),
+            ("logging the rows, wall s (during the fan-out)", lambda r: r.log_wall),
+            ("logging the rows, CPU s", lambda r: r.log_cpu),
+        ]
+        for label, figure in figures:
+            a, b = median([figure(r) for r in small]), median([figure(r) for r in large])
+            print(f"  {label:<46} {a:>10.2f} {b:>10.2f}  {b / a:.2f}x")
+        log_wall = median([r.log_wall for r in large])
         print(
-            f"  logging those rows as 'planned' (a fan-out does it chunk by chunk, ahead of sending):"
-            f" {run.log_wall:.2f} s (CPU {run.log_cpu:.2f} s); SQLite alone inserts them in {floor:.2f} s"
-            f" (INSERT ... SELECT): logging = {run.log_wall / floor:.1f}x the bare insert"
+            f"  SQLite alone inserts those rows (INSERT ... SELECT) in {floor:.2f} s:"
+            f" logging = {log_wall / floor:.1f}x the bare insert"
         )
-        expect(0 < run.chats == args.chats, f"planning: {run.chats:,} of {args.chats:,} due chats planned")
-        expect(run.decided == 3 * args.chats, f"planning: {run.decided:,} of {3 * args.chats:,} messages decided")
-        expect(run.logged == run.decided, f"planning: {run.logged:,} of {run.decided:,} decided messages logged")
         print(f"  peak RSS so far: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB (target <= 300)")
 
-        print("sending:")
-        unlimited = base_settings.with_overrides(
-            papers_per_push=3, push=PushSettings(global_rate=0, per_chat_interval=0, concurrency=8, max_attempts=4)
-        )
-        run_sends(base, work, args.send_chats, unlimited, RateLimits(enabled=False), "rate limits off")
-        paced = base_settings.with_overrides(papers_per_push=1)
-        run_sends(base, work, args.paced_chats, paced, RateLimits(), "Telegram's limits, 25/s")
+        if not args.plan_only:
+            print("sending:")
+            unlimited = base_settings.with_overrides(
+                papers_per_push=3, push=PushSettings(global_rate=0, per_chat_interval=0, concurrency=8, max_attempts=4)
+            )
+            run_sends(base, work, args.send_chats, unlimited, RateLimits(enabled=False), "rate limits off")
+            paced = base_settings.with_overrides(papers_per_push=1)
+            run_sends(base, work, args.paced_chats, paced, RateLimits(), "Telegram's limits, 25/s")
     print(f"peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
     if FAILURES:
         sys.exit(f"measured nothing or the wrong thing: {'; '.join(FAILURES)}")
