@@ -98,20 +98,21 @@ class DeliverySession:
 
     def history(self, chat_ids: Iterable[int], since: str) -> tuple[dict[int, set[str]], set[tuple[int, str]]]:
         """Papers each chat has in the log (any state), and the (chat, local date) pairs from `since` on
-        that already have push papers planned (a push day to resume, never to plan again)."""
+        that already have push papers planned (a push day to resume, never to plan again).
+
+        One concatenated string per chat (arXiv IDs contain no spaces): 3-4x cheaper than a Python row
+        per paper, which matters as the log grows by each chat's papers every day."""
         seen: dict[int, set[str]] = {}
         pushed: set[tuple[int, str]] = set()
-        for chat_id, arxiv_id, via, day in self._rows(
-            "SELECT chat_id, arxiv_id, via, local_date FROM deliveries"
-            " WHERE kind = 'paper' AND chat_id IN (SELECT value FROM json_each(?))",
-            (_ids(chat_ids),),
+        for chat_id, arxiv_ids, days in self._rows(
+            "SELECT chat_id, group_concat(arxiv_id, ' '),"
+            " group_concat(DISTINCT CASE WHEN via = 'push' AND local_date >= ? THEN local_date END)"
+            " FROM deliveries WHERE kind = 'paper' AND chat_id IN (SELECT value FROM json_each(?)) GROUP BY chat_id",
+            (since, _ids(chat_ids)),
         ):
-            found = seen.get(chat_id)
-            if found is None:
-                found = seen[chat_id] = set()
-            found.add(arxiv_id)
-            if via == "push" and day >= since:
-                pushed.add((chat_id, day))
+            seen[chat_id] = set(arxiv_ids.split(" "))
+            if days:
+                pushed.update((chat_id, day) for day in days.split(","))
         return seen, pushed
 
     def topic_lists(self, topics: Iterable[str], depth: int) -> dict[str, list[str]]:
