@@ -121,7 +121,7 @@ class DeliverySession:
         first. A list shorter than `depth` holds every paper of the topic.
 
         Each list is a walk of the index paper_topics_feed (migration 11), so the cost is `depth` per
-        topic whatever the size of the catalogue; the same order as PaperStore.topic_papers_newest_first.
+        topic whatever the size of the catalogue.
         """
         return {
             f"topic:{topic}": [
