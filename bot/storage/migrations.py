@@ -379,7 +379,6 @@ def push_thread(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE chats ADD COLUMN push_thread_id INTEGER")
 
 
-
 # A paper's date as a whole Julian day: 3 bytes per tag instead of 10 for the ISO text.
 PUBLISHED_DAY = "CAST(julianday({}) AS INTEGER)"
 TAG_DAY = PUBLISHED_DAY.format("p.published")  # in statements that insert tags joined to `papers p`
