@@ -183,6 +183,10 @@ class ChatService:
         """What the chat follows, in the order it subscribed."""
         return await self._chats.subscriptions(chat_id)
 
+    async def pushed_via(self, chat_id: int, arxiv_id: str) -> Subscription | None:
+        """The subscription that brought this paper to the chat (a pushed card names it)."""
+        return await self._chats.pushed_via(chat_id, arxiv_id)
+
     async def remember_query(self, query: str) -> int:
         """A short id for a search query, so paging and subscribe buttons fit in 64 bytes."""
         return await self._chats.remember_query(query)

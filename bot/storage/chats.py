@@ -104,6 +104,14 @@ class ChatStore:
         )
         return [Subscription(SubscriptionKind(kind), value) for kind, value in rows]
 
+    async def pushed_via(self, chat_id: int, arxiv_id: str) -> Subscription | None:
+        """The subscription that brought this paper to the chat in a daily push or /today, if one did."""
+        row = await self._db.fetchone(
+            "SELECT subscription FROM deliveries WHERE chat_id = ? AND arxiv_id = ? AND kind = 'paper'",
+            (chat_id, arxiv_id),
+        )
+        return Subscription.from_key(str(row[0])) if row and row[0] else None
+
     async def subscribe(self, chat_id: int, subscription: Subscription, *, limit: int) -> AddResult:
         """Add a subscription unless the chat has it already or holds `limit` of them."""
 

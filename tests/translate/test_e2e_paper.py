@@ -18,7 +18,7 @@ from bot.telegram.local import LocalBot, running_locally
 from tests.conftest import ADMIN_ID
 from tests.telegram.conftest import E2E_LIMITS, Chat, button_data
 from tests.translate.fake_llm import FakeModel, Mode
-from tests.translate.helpers import ABSTRACTS, english, write_papers
+from tests.translate.helpers import ABSTRACTS, english, subscribe, write_papers
 
 PAPER = "2605.00100"
 
@@ -152,3 +152,21 @@ async def test_stats_shows_tokens_per_day_and_per_paper(
     assert "translation: model fake-translator" in report.text
     assert f"1 papers, {fake.prompt_tokens + fake.completion_tokens:,} tokens" in report.text
     assert f"{english_paper}v1" in report.text
+
+
+async def test_a_pushed_card_keeps_naming_its_subscription_when_switched_to_english(
+    settings: Settings, english_paper: str, fake: FakeModel
+) -> None:
+    subscribe(settings.database, 1001, "keyword", "hallucinate")
+    async with bot_with(settings, fake) as bot:
+        alice = Chat(bot.api, bot.api.add_private_chat(1001, "Alice", language_code="zh-hans"), 1001)
+        [card] = await alice.say(f"/paper {english_paper}")
+        await until(lambda: card.edited == 1)
+        [pushed] = await alice.say("/today")
+        assert "来自订阅：关键词「hallucinate」" in pushed.text and "🤖 机器翻译" in pushed.text
+        await alice.press(pushed, data=f"en:{english_paper}")
+        assert "来自订阅：关键词「hallucinate」" in pushed.text and "英文原文" in pushed.text
+        await alice.press(pushed, data=f"zh:{english_paper}")
+        assert "来自订阅：关键词「hallucinate」" in pushed.text and "🤖 机器翻译" in pushed.text
+        await alice.press(card, data=f"en:{english_paper}")
+        assert "来自订阅" not in card.text  # a /paper card was not pushed: it says nothing of the kind

@@ -102,8 +102,17 @@ async def on_original_button(update: Update, context: Context, data: Callback, s
     chat = update.effective_chat
     subs = await svc.chats.subscriptions(chat.id) if chat is not None else []
     subscribed = frozenset(s.value for s in subs if s.kind is SubscriptionKind.TOPIC)
+    via = None
+    message = query.message
+    if chat is not None and isinstance(message, Message) and "📬" in (message.text or ""):
+        via = await svc.chats.pushed_via(chat.id, lookup.paper.arxiv_id)  # a pushed card keeps saying why
     reply = render.paper_card(
-        lookup.paper, script, related=lookup.related, subscribed=subscribed, original=data.action is Action.ORIGINAL
+        lookup.paper,
+        script,
+        related=lookup.related,
+        subscribed=subscribed,
+        via=via,
+        original=data.action is Action.ORIGINAL,
     )
     await edit(update, context, reply)
 
