@@ -119,18 +119,6 @@ class ChatPlan:
     new: int = 0  # rows decided by this plan (the rest of `rows` are leftovers)
     pending: Callable[[], Awaitable[None]] | None = None  # logs the new rows; None once they are logged
 
-    @property
-    def via(self) -> Via:
-        """How the plan's new rows are logged: the daily push, or /today."""
-        return Via.PUSH if self.finish else Via.TODAY
-
-
-class Work(NamedTuple):
-    """A chat to plan, and why (PushMode)."""
-
-    chat: ChatRow
-    mode: PushMode
-
 
 @lru_cache(maxsize=2048)
 def _time(text: str) -> time:
@@ -167,6 +155,14 @@ class ChunkState:
     seen: dict[int, set[str]]
     pushed: set[tuple[int, str]]
     noticed: dict[int, dict[str, int]]
+
+
+class Batch(NamedTuple):
+    """Chats to plan together, why (PushMode), and their state."""
+
+    chats: list[ChatRow]
+    mode: PushMode
+    state: ChunkState
 
 
 def read_chunk(session: DeliverySession, chat_ids: Sequence[int], since: str) -> ChunkState:
@@ -234,9 +230,9 @@ def _keys(joined: str | None) -> list[str]:
     return joined.split(SEPARATOR) if joined else []
 
 
-def subscription_keys(work: Sequence[Work]) -> set[str]:
+def subscription_keys(chats: Sequence[ChatRow]) -> set[str]:
     """Every subscription key of these chats."""
-    return {key for chat, _ in work for key in _keys(chat.keys)}
+    return {key for chat in chats for key in _keys(chat.keys)}
 
 
 def list_depth(state: ChunkState, ctx: PlanContext) -> int:
@@ -267,8 +263,11 @@ def push_day(chat: ChatRow, mode: PushMode, slot: _Slot, cal: Calendar, schedule
     return None
 
 
-def take_papers(out: ChunkPlan, plan: ChatPlan, chat: ChatRow, state: ChunkState, ctx: PlanContext, day: Day) -> int:
-    """Pick the chat's papers and exhaustion notices (`pick`) into `out`, owned by `plan`; how many rows."""
+def take_papers(
+    out: ChunkPlan, plan: ChatPlan, chat: ChatRow, state: ChunkState, ctx: PlanContext, day: Day, via: Via
+) -> int:
+    """Pick the chat's papers and exhaustion notices (`pick`) into `out`, owned by `plan`, logged as `via`;
+    how many rows."""
     chat_id = chat.chat_id
     papers, extra = pick(
         _keys(chat.keys),
@@ -280,14 +279,14 @@ def take_papers(out: ChunkPlan, plan: ChatPlan, chat: ChatRow, state: ChunkState
         ctx.truncated,
     )
     if papers:
-        rows, owners = out.group(plan.via, plan.local_date, DeliveryKind.PAPER)
+        rows, owners = out.group(via, plan.local_date, DeliveryKind.PAPER)
         rows += [(chat_id, arxiv_id, key, 0) for arxiv_id, key in papers]
         owners += [plan] * len(papers)
     if extra is None:
         plan.new = len(papers)
         return plan.new
     if extra.notices:
-        rows, owners = out.group(plan.via, plan.local_date, DeliveryKind.NOTICE)
+        rows, owners = out.group(via, plan.local_date, DeliveryKind.NOTICE)
         rows += [(chat_id, None, key, total) for key, total in extra.notices]
         owners += [plan] * len(extra.notices)
     plan.exhausted = extra.exhausted
@@ -301,7 +300,7 @@ def take_papers(out: ChunkPlan, plan: ChatPlan, chat: ChatRow, state: ChunkState
     return plan.new
 
 
-def decide(state: ChunkState, work: Sequence[Work], ctx: PlanContext) -> ChunkPlan:
+def decide(batch: Batch, ctx: PlanContext) -> ChunkPlan:
     """Decide what each chat of the chunk gets (pure; rows get their ids in `attach_ids`): whether it is
     pushed now (`push_day`), and if so which papers (`take_papers`).
 
@@ -311,8 +310,11 @@ def decide(state: ChunkState, work: Sequence[Work], ctx: PlanContext) -> ChunkPl
     cal, settings = ctx.calendar, ctx.settings
     out = ChunkPlan()
     slots: dict[tuple[str | None, str | None], _Slot] = {}  # 100,000 chats share few
+    chats, mode, state = batch
     open_rows, pushed, plans = state.open_rows, state.pushed, out.plans
-    for chat, mode in work:
+    finish = mode is not PushMode.TODAY
+    via = Via.PUSH if finish else Via.TODAY
+    for chat in chats:
         chat_id = chat.chat_id
         leftovers = open_rows.get(chat_id) or []
         slot = slots.get((chat.timezone, chat.push_time))
@@ -324,11 +326,10 @@ def decide(state: ChunkState, work: Sequence[Work], ctx: PlanContext) -> ChunkPl
             if leftovers:
                 plans.append(ChatPlan(chat_id, _SCRIPTS[chat.script], "", leftovers, False))
             continue
-        finish = mode is not PushMode.TODAY
         plan = ChatPlan(chat_id, _SCRIPTS[chat.script], target, leftovers, finish)
         added = 0
         if not finish or (chat_id, target) not in pushed:
-            added = take_papers(out, plan, chat, state, ctx, slot.day)
+            added = take_papers(out, plan, chat, state, ctx, slot.day, via)
         if added or leftovers or not finish:
             plans.append(plan)
         else:  # a push day with nothing to send is done right here; the others when their rows are

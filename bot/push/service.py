@@ -52,12 +52,12 @@ from bot.config import Settings
 from bot.model import DeliveryState, PushMode, Subscription
 from bot.push.dispatcher import Claims, Dispatcher, StateWriter, Tally
 from bot.push.planner import (
+    Batch,
     CatalogueView,
     ChatPlan,
     ChunkPlan,
     ChunkState,
     PlanContext,
-    Work,
     attach_ids,
     decide,
     list_depth,
@@ -262,27 +262,28 @@ class PushService:
         async with self._plan_lock:
             calendar = Calendar(now)
             ts = int(calendar.ts)
-            due = await self._deliveries.due_ids(ts)
+            # One snapshot of the due chats with their settings, claimed as read. A chat whose push another
+            # fan-out finished between this snapshot and the claim looks due here, but its history (read
+            # per chunk, after the claim) holds today's rows, so the day is not planned again, and the
+            # stale schedule it was read with makes its reschedule a no-op (DeliverySession.set_schedule).
+            due = await self._deliveries.due_chats(ts)
             resume, self._resume = self._resume, False
             if not due and not resume:
                 return [], 0, 0
             claimed: list[int] = []
             busy = 0
             try:
-                mine = [chat_id for chat_id in due if self._claims.take(chat_id)]
-                busy = len(due) - len(mine)
-                claimed += mine
+                take = self._claims.take
+                chats = [chat for chat in due if take(chat.chat_id)]
+                busy = len(due) - len(chats)
+                claimed += [chat.chat_id for chat in chats]
                 left: list[int] = []
                 if resume:  # rows an earlier process or an aborted fan-out left 'planned'; a due chat
                     # sends its leftovers with its plan, the others are resumed on their own
-                    due_set = set(due)
+                    due_set = {chat.chat_id for chat in due}
                     leftover = await self._deliveries.open_chat_ids()
-                    left = [i for i in leftover if i not in due_set and self._claims.take(i)]
+                    left = [i for i in leftover if i not in due_set and take(i)]
                     claimed += left
-                # Read after the claims, so a push another fan-out finished since the due list is seen
-                # (the chat is no longer due); one query is 2x cheaper than re-reading chunk by chunk.
-                taken = set(mine)
-                chats = [chat for chat in await self._deliveries.due_chats(ts) if chat.chat_id in taken]
                 view = CatalogueView(self._deliveries, self._papers)
                 context = PlanContext(self._settings, calendar, view.lists, self._stamp(), view.truncated)
                 with _gc_paused():
@@ -298,9 +299,7 @@ class PushService:
                     self._claims.release(chat_id)
             return plans, len(due), busy
 
-    async def _batches(
-        self, left: list[int], due: list[ChatRow], since: str
-    ) -> AsyncIterator[tuple[list[Work], ChunkState]]:
+    async def _batches(self, left: list[int], due: list[ChatRow], since: str) -> AsyncIterator[Batch]:
         """Leftover chats (read now, after they were claimed), then due chats, chunk by chunk, each with its
         state (history, leftovers, notices). The next chunk is read while the current one is planned."""
         chunks: list[tuple[list[int], list[ChatRow] | None, PushMode]] = [
@@ -322,14 +321,12 @@ class PushService:
                 assert reading is not None
                 chats, state = await reading
                 reading = fetch(n + 1) if n + 1 < len(chunks) else None
-                yield [Work(chat, mode) for chat in chats], state
+                yield Batch(chats, mode, state)
         finally:
             if reading is not None:
                 reading.cancel()
 
-    async def _plan(
-        self, batches: AsyncIterator[tuple[list[Work], ChunkState]], context: PlanContext, view: CatalogueView
-    ) -> list[ChatPlan]:
+    async def _plan(self, batches: AsyncIterator[Batch], context: PlanContext, view: CatalogueView) -> list[ChatPlan]:
         """Decide each batch as it is read (the next one is read meanwhile, on the snapshot thread). What a
         batch settles for chats not pushed now is written at once; its new rows are logged later, by
         `ChunkLog`, when the fan-out first reaches one of its chats."""
@@ -337,11 +334,11 @@ class PushService:
         plans: list[ChatPlan] = []
         previous: ChunkLog | None = None
         try:
-            async for work, state in batches:
-                if not work:
+            async for batch in batches:
+                if not batch.chats:
                     continue
-                await view.ensure(subscription_keys(work), list_depth(state, context))
-                decided = decide(state, work, context)
+                await view.ensure(subscription_keys(batch.chats), list_depth(batch.state, context))
+                decided = decide(batch, context)
                 if decided.schedule or decided.settled.remember or decided.settled.forget:
                     writes.append(asyncio.ensure_future(self._deliveries.run(partial(write_settled, chunk=decided))))
                 if decided.groups:
@@ -418,7 +415,7 @@ class PushService:
                 plans: list[ChatPlan] = []
                 if chat is not None:
                     state = await self._deliveries.read(partial(read_chunk, chat_ids=[chat_id], since=context.since))
-                    plans = await self._plan(_one(([Work(chat, PushMode.TODAY)], state)), context, view)
+                    plans = await self._plan(_one(Batch([chat], PushMode.TODAY, state)), context, view)
             tally = await self._dispatcher.run(plans)
         finally:
             self._claims.release(chat_id)
