@@ -220,7 +220,9 @@ def newest_matches(
     # bound when it walks a multi-token phrase backwards (ORDER BY rowid DESC), so a phrase that
     # matches nothing would read the whole index. Each window costs a fixed seek in every segment,
     # so they are few: the first would hold `want` matches at a quarter of the rarest token's
-    # density, and each next one is eight times wider.
+    # density; the next is sized from the matches found so far (twice what they predict), or eight
+    # times wider when there were none. (Sizing it blindly read 2-3x the rows needed: the words of a
+    # loosened query appear together far less often than the rarest of them appears at all.)
     densest = min(1.0, sum(min(density[t] for t in p) for p in query.phrases)) if query.any else min(density.values())
     width = max(64, int(4 * want / densest))
     ids: list[int] = []
@@ -235,7 +237,9 @@ def newest_matches(
             )
         ]
         ids.extend(reversed(found))
-        high, width = low, width * 8
+        scanned = int(top) - low
+        width = max(64, 2 * (want - len(ids)) * scanned // len(ids)) if ids else width * 8
+        high = low
     return ids[:want], density
 
 
@@ -251,25 +255,35 @@ def ranked_matches(conn: sqlite3.Connection, query: Query, densities: Densities)
     # Sub-queries read only the rows from the oldest candidate up, and are intersected with the
     # candidates here (FTS5 does not use `rowid IN (...)`: a list of rowids costs a query each).
     low = ids[-1]
-    if len(query.phrases) > PER_PHRASE_QUERIES:
-        titled = _rows(conn, f"title : ({' OR '.join(_phrase(p) for p in query.phrases)})", low)
-        return sorted((Ranked(r, r in titled) for r in ids), key=lambda m: (not m.in_title, -m.rowid))
-    weights = [math.log(1.0 + 1.0 / min(density[t] for t in p)) for p in query.phrases]
     # A word in most papers (of, 模型) says little about a title and its title matches are many rows
     # to read: it is looked for in titles only when every word of the query is that common.
     rare = [min(density[t] for t in p) < COMMON for p in query.phrases]
+    if len(query.phrases) > PER_PHRASE_QUERIES:
+        wanted = [p for p, r in zip(query.phrases, rare, strict=True) if r or not any(rare)]
+        titled = _rows(conn, f"title : ({' OR '.join(_phrase(p) for p in wanted)})", low)
+        return sorted((Ranked(r, r in titled) for r in ids), key=lambda m: (not m.in_title, -m.rowid))
+    weights = [math.log(1.0 + 1.0 / min(density[t] for t in p)) for p in query.phrases]
     in_title = [
         _rows(conn, f"title : ({_phrase(p)})", low) if r or not any(rare) else set()
         for p, r in zip(query.phrases, rare, strict=True)
     ]
     present = [_rows(conn, _phrase(p), low) for p in query.phrases] if query.any else None
-    scored: list[tuple[bool, float, int]] = []
-    for rowid in ids:
-        titles = [rowid in rows for rows in in_title]
-        score = sum(
-            w * (TITLE_WEIGHT * t + (present is None or rowid in present[i]))
-            for i, (w, t) in enumerate(zip(weights, titles, strict=True))
+    # Which phrases each candidate holds (bit i: phrase i in the title; bit n + i: phrase i anywhere),
+    # found by set intersections; the score is then computed once per distinct pattern, not per row.
+    n = len(query.phrases)
+    marks = dict.fromkeys(ids, 0 if present is not None else ((1 << n) - 1) << n)
+    for i, rows in enumerate(in_title):
+        for rowid in rows.intersection(marks):
+            marks[rowid] |= 1 << i
+    for i, rows in enumerate(present or ()):
+        for rowid in rows.intersection(marks):
+            marks[rowid] |= 1 << (n + i)
+    scores: dict[int, tuple[bool, float]] = {}
+    for mark in set(marks.values()):
+        scores[mark] = (
+            mark & ((1 << n) - 1) != 0,
+            sum(w * (TITLE_WEIGHT * bool(mark >> i & 1) + bool(mark >> (n + i) & 1)) for i, w in enumerate(weights)),
         )
-        scored.append((any(titles), score, rowid))
+    scored = [(*scores[marks[rowid]], rowid) for rowid in ids]
     scored.sort(key=lambda s: (not s[0], -s[1], -s[2]))
     return [Ranked(rowid, titled) for titled, _score, rowid in scored]
