@@ -26,10 +26,11 @@ from bot.storage.fts import FOLDING_VERSION
 
 log = logging.getLogger(__name__)
 
-# What the papers_fts triggers index (migration 3, bot.storage.migrations._FTS_TRIGGERS) with `new.`
-# dropped; a test checks that the insert trigger still indexes exactly these.
-TITLE_TEXT = "arxiv_id || ' ' || title_en || ' ' || title_zh"
-ABSTRACT_TEXT = "abstract_zh || ' ' || abstract_en"
+# What the papers_fts triggers index (bot.storage.migrations, migration 14) with `new.` dropped; a test
+# checks that the insert trigger still indexes exactly these. machine_title and machine_abstract are the
+# paper's machine translation, copied onto the row by triggers on `translations`.
+TITLE_TEXT = "arxiv_id || ' ' || title_en || ' ' || title_zh || ' ' || machine_title"
+ABSTRACT_TEXT = "abstract_zh || ' ' || abstract_en || ' ' || machine_abstract"
 CHUNK = 5000  # papers per INSERT while rebuilding (and per progress report)
 
 Progress = Callable[[int, int], None]  # (papers indexed so far, papers in all)

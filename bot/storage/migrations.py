@@ -431,6 +431,79 @@ def push_views(conn: sqlite3.Connection) -> None:
     )
 
 
+def _fts_text(row: str) -> str:
+    """The papers_fts values of `row` ('new' or 'old'): title, abstract (bot.storage.index)."""
+    from bot.storage.index import ABSTRACT_TEXT, TITLE_TEXT
+
+    def prefixed(expression: str) -> str:
+        return " || ' ' || ".join(f"{row}.{column}" for column in expression.split(" || ' ' || "))
+
+    return f"fts_text({prefixed(TITLE_TEXT)}), fts_text({prefixed(ABSTRACT_TEXT)})"
+
+
+@migration(14)
+def searchable_translations(conn: sqlite3.Connection) -> None:
+    """Machine translations are searchable: a paper that arrived in English is found by the Chinese words
+    of its translation, as its card shows them.
+
+    The contentless index can only delete an entry given the exact text it indexed, so that text must be
+    on the paper's own row: `papers.machine_title` / `machine_abstract` hold the newest done translation
+    (copied by triggers on `translations`, the table the translation service writes), and the papers_fts
+    triggers index them with the rest. An update that changes no indexed text no longer re-indexes.
+    """
+    best = (
+        "coalesce((SELECT {} FROM translations t WHERE t.arxiv_id = {} AND t.status = 'done'"
+        " ORDER BY t.version DESC LIMIT 1), '')"
+    )
+
+    def copy(arxiv_id: str) -> str:
+        title, abstract = best.format("t.title_zh", arxiv_id), best.format("t.abstract_zh", arxiv_id)
+        return (
+            f"UPDATE papers SET machine_title = {title}, machine_abstract = {abstract}"
+            f" WHERE arxiv_id = {arxiv_id} AND (machine_title IS NOT {title} OR machine_abstract IS NOT {abstract})"
+        )
+
+    changed = " OR ".join(
+        f"old.{c} IS NOT new.{c}"
+        for c in ("arxiv_id", "title_en", "title_zh", "abstract_zh", "abstract_en", "machine_title", "machine_abstract")
+    )
+    _run(
+        conn,
+        f"""
+        ALTER TABLE papers ADD COLUMN machine_title TEXT NOT NULL DEFAULT '';
+        ALTER TABLE papers ADD COLUMN machine_abstract TEXT NOT NULL DEFAULT '';
+        DROP TRIGGER papers_fts_insert;
+        DROP TRIGGER papers_fts_update;
+        DROP TRIGGER papers_fts_delete;
+        CREATE TRIGGER papers_fts_insert AFTER INSERT ON papers BEGIN
+            INSERT INTO papers_fts (rowid, title, abstract) VALUES (new.id, {_fts_text("new")});
+        END;
+        CREATE TRIGGER papers_fts_update AFTER UPDATE OF arxiv_id, title_en, title_zh, abstract_zh, abstract_en,
+            machine_title, machine_abstract ON papers WHEN {changed}
+        BEGIN
+            INSERT INTO papers_fts (papers_fts, rowid, title, abstract) VALUES ('delete', old.id, {_fts_text("old")});
+            INSERT INTO papers_fts (rowid, title, abstract) VALUES (new.id, {_fts_text("new")});
+        END;
+        CREATE TRIGGER papers_fts_delete AFTER DELETE ON papers BEGIN
+            INSERT INTO papers_fts (papers_fts, rowid, title, abstract) VALUES ('delete', old.id, {_fts_text("old")});
+        END;
+        CREATE TRIGGER translations_search_insert AFTER INSERT ON translations WHEN new.status = 'done' BEGIN
+            {copy("new.arxiv_id")};
+        END;
+        CREATE TRIGGER translations_search_update AFTER UPDATE ON translations BEGIN
+            {copy("old.arxiv_id")};
+            {copy("new.arxiv_id")};
+        END;
+        CREATE TRIGGER translations_search_delete AFTER DELETE ON translations BEGIN
+            {copy("old.arxiv_id")};
+        END;
+        UPDATE papers SET machine_title = {best.format("t.title_zh", "papers.arxiv_id")},
+            machine_abstract = {best.format("t.abstract_zh", "papers.arxiv_id")}
+        WHERE arxiv_id IN (SELECT arxiv_id FROM translations WHERE status = 'done')
+        """,
+    )
+
+
 def migrate(conn: sqlite3.Connection) -> int:
     """Apply every registered migration newer than the database; return the resulting version."""
     conn.execute(

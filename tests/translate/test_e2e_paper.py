@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings, TranslationSettings
+from bot.storage.db import connect
 from bot.telegram.local import LocalBot, running_locally
 from tests.conftest import ADMIN_ID
 from tests.telegram.conftest import E2E_LIMITS, Chat, button_data
@@ -127,7 +128,7 @@ async def test_a_failure_leaves_the_english_card_and_a_retry(
 
 
 async def test_curated_chinese_wins_over_a_machine_translation(settings: Settings, seeded: Path) -> None:
-    conn = sqlite3.connect(settings.database)
+    conn = connect(settings.database)  # the search index's triggers need fts_text()
     conn.execute(
         "INSERT INTO translations (arxiv_id, version, status, title_zh, abstract_zh, created_at, updated_at)"
         " SELECT arxiv_id, version, 'done', '機器標題', '機器摘要內容', '', ''"
