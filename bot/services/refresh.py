@@ -317,6 +317,7 @@ class RefreshService:
             report.notes.append("listing already fetched in the last day (arXiv asks for no repeated queries)")
             return
         say(f"{spec.name}: GET {url}")
+        self.worker.start()  # the process starts while the listing downloads
         job = ListingJob(
             database=str(self._db.path),
             taxonomy=self._taxonomy,

@@ -342,6 +342,10 @@ def store_listing(job: ListingJob) -> ListingOutcome:
     return ListingOutcome(len(kept), skipped, stored=StoreOutcome(counts, time.process_time() - started))
 
 
+def _ready() -> None:
+    """(Worker process.) Nothing: importing this module was the work."""
+
+
 # -- the bot's side ---------------------------------------------------------------------------------
 
 
@@ -351,12 +355,20 @@ class RefreshWorker:
     def __init__(self) -> None:
         self._pool: ProcessPoolExecutor | None = None
 
+    def _started(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        return self._pool
+
+    def start(self) -> None:
+        """Start the process now, without waiting (a run calls this before its download, so the
+        interpreter's start and imports, about a second on a busy machine, overlap the network)."""
+        self._started().submit(_ready)
+
     async def call(self, fn: Callable[[J], R], job: J) -> R:
         """Run `fn(job)` in the worker process. A worker that died (BrokenProcessPool, raised) is replaced
         by a new one at the next call."""
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-        pool = self._pool
+        pool = self._started()
         try:
             return await asyncio.wrap_future(pool.submit(fn, job))
         except BrokenProcessPool:
