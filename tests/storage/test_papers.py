@@ -7,6 +7,7 @@ import pytest
 
 from bot.catalogue.model import Paper, TagSource
 from bot.storage.db import Database, connect
+from bot.storage.fts import Densities, newest_matches, parse_query
 from bot.storage.papers import CatalogueWriter, PaperStore
 
 
@@ -157,3 +158,45 @@ async def test_keyword_ids_are_the_matching_papers_newest_first(db: Database) ->
     keys = [(papers[i].published, i) for i in ids]
     assert keys == sorted(keys, reverse=True)
     assert await store.search_ids_newest_first("zzqqxx") == []
+
+
+async def test_a_long_loosened_query_counts_only_its_rare_words_as_title_matches(tmp_path: Path) -> None:
+    # No paper holds 大语言模型的上下文长度 as typed, ten hold its character pairs: the search loosens.
+    # 大语言模型的 is in every paper, 上下文长度 in a fifth: only the latter is a title match worth ranking.
+    holds = "大语言模型的推理，以及上下文长度。"
+    papers = [_paper(f"2405.{i:05d}", "大语言模型的推理。") for i in range(1, 41)]
+    papers += [_paper(f"2405.{i:05d}", holds) for i in range(41, 51)]
+    context = Paper("2405.00041", "Context", "上下文长度外推", holds, date(2024, 5, 1), True, ())
+    llm = Paper("2405.00050", "LLM", "大语言模型的对齐", holds, date(2024, 5, 1), True, ())
+    papers[40], papers[49] = context, llm
+    conn = connect(tmp_path / "bot.sqlite3")
+    CatalogueWriter(conn).write(papers, ["量化"], {})
+    conn.close()
+    database = await Database.open(tmp_path / "bot.sqlite3")
+    try:
+        page = await PaperStore(database).search("大語言模型的上下文長度", limit=20)
+    finally:
+        await database.close()
+    assert page.broadened
+    assert sorted(h.paper.arxiv_id for h in page.hits) == [f"2405.{i:05d}" for i in range(41, 51)]
+    # The older paper with 上下文长度 in its title comes first; 大语言模型的 in a title is no title match.
+    assert [(h.paper.arxiv_id, h.in_title) for h in page.hits[:2]] == [("2405.00041", True), ("2405.00050", False)]
+
+
+@pytest.mark.parametrize("every", [7, 50, 170])
+def test_newest_matches_are_exactly_the_newest_whatever_the_windows(tmp_path: Path, every: int) -> None:
+    # Two words each in a third of the papers but together only in every `every`-th: the first rowid
+    # window finds few or none of the matches and the next windows are sized from what it found.
+    texts = ["甲乙" if i % 3 == 0 else "丙丁" if i % 3 == 1 else "其他" for i in range(600)]
+    texts = [("甲乙丙丁" if i % every == 0 else t) + "的摘要。" for i, t in enumerate(texts)]
+    conn = connect(tmp_path / "bot.sqlite3")
+    CatalogueWriter(conn).write([_paper(f"2405.{i:05d}", t) for i, t in enumerate(texts, 1)], [], {})
+    query = parse_query("甲乙 丙丁")
+    assert query is not None
+    everything = [
+        r for (r,) in conn.execute("SELECT rowid FROM papers_fts WHERE papers_fts MATCH ?", (query.expression,))
+    ]
+    for want in (1, 5, 12):
+        ids, _density = newest_matches(conn, query, Densities(), want=want)
+        assert ids == sorted(everything, reverse=True)[:want]
+    conn.close()
