@@ -97,6 +97,7 @@ async def timed_commands(api: Any, chat: int, texts: list[str], until: Callable[
         sent += 1
     return sent
 
+
 def time_handlers(application: Any) -> dict[str, list[float]]:
     """Wrap the /paper and /search handlers so each call's duration (ms) lands in the returned lists."""
     handler_ms: dict[str, list[float]] = {"paper": [], "search": []}
@@ -111,9 +112,7 @@ def command_texts(count: int) -> list[str]:
     """`count` commands alternating /paper of a seed paper and /search of a benchmark query."""
     rng = random.Random(5)
     seeded = ["2404.07965", "2404.14047", "2404.07839", "2404.14219"]
-    return [
-        f"/paper {rng.choice(seeded)}" if i % 2 == 0 else f"/search {rng.choice(SEARCHES)}" for i in range(count)
-    ]
+    return [f"/paper {rng.choice(seeded)}" if i % 2 == 0 else f"/search {rng.choice(SEARCHES)}" for i in range(count)]
 
 
 async def idle_handler_ms(api: Any, chat: int, handler_ms: dict[str, list[float]], texts: list[str]) -> list[float]:
@@ -158,7 +157,10 @@ async def drive(db: Path, papers: int, latency: float, commands: int) -> int:
             batch=base.translation.batch,
         )
         settings = base.with_overrides(
-            database=db, seeds=ROOT / "seeds", topics=ROOT / "config" / "topics.toml", commands_per_minute=100_000,
+            database=db,
+            seeds=ROOT / "seeds",
+            topics=ROOT / "config" / "topics.toml",
+            commands_per_minute=100_000,
             translation=config,
         )
         async with running_locally(settings, limits=RateLimits(enabled=False), keep_journal=False) as local:
@@ -197,9 +199,9 @@ async def drive(db: Path, papers: int, latency: float, commands: int) -> int:
         f" the server reported {prompt_tokens + completion_tokens:,}"
     )
     print(
-        f"handler p99 idle {pct(idle, .99):6.2f} ms (p50 {pct(idle, .5):5.2f}, {len(idle)} commands)"
-        f" | during translation {pct(busy, .99):6.2f} ms (p50 {pct(busy, .5):5.2f}, {busy_sent} commands)"
-        f" | ratio {pct(busy, .99) / max(pct(idle, .99), 1e-9):.2f}x   (Telegram errors: {len(errors)})"
+        f"handler p99 idle {pct(idle, 0.99):6.2f} ms (p50 {pct(idle, 0.5):5.2f}, {len(idle)} commands)"
+        f" | during translation {pct(busy, 0.99):6.2f} ms (p50 {pct(busy, 0.5):5.2f}, {busy_sent} commands)"
+        f" | ratio {pct(busy, 0.99) / max(pct(idle, 0.99), 1e-9):.2f}x   (Telegram errors: {len(errors)})"
     )
     if report.translated == 0 or not idle or not busy or usage.tokens.total == 0:
         print("measured nothing: no paper translated or no command timed", file=sys.stderr)

@@ -23,7 +23,7 @@ from bot.catalogue.tagger import (
     load_labelled,
 )
 from bot.catalogue.topics import Taxonomy
-from bot.config import ConfigError, Settings, load_settings
+from bot.config import ConfigError, Settings, limit_native_threads, load_settings
 from bot.logs import setup_logging
 from bot.push.report import format_stats
 from bot.push.service import PushService
@@ -85,6 +85,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit status."""
     args = _parser().parse_args(argv)
+    limit_native_threads()
     setup_logging()
     try:
         settings = load_settings(args.config, os.environ)

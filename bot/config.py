@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import os
 import re
 import tomllib
 from collections.abc import Callable, Iterator, Mapping
@@ -329,6 +330,16 @@ def _build(cls: type[T], values: Mapping[tuple[str, ...], Any], prefix: tuple[st
         elif key in values:
             kwargs[f.name] = values[key]
     return cls(**kwargs)
+
+
+def limit_native_threads() -> None:
+    """One OpenBLAS / OpenMP thread each, unless the operator set them: the libraries under the topic
+    model (numpy, scikit-learn) keep a thread per core spinning between calls, and the bot's models are
+    small while its event loop shares the machine's cores with them (the spinning made the tagging tests
+    cost 5-10x their CPU time on two cores). Call before anything imports numpy; spawned processes (the
+    refresh worker) inherit it."""
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+        os.environ.setdefault(name, "1")
 
 
 def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:

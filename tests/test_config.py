@@ -1,9 +1,10 @@
+import os
 from datetime import time
 from pathlib import Path
 
 import pytest
 
-from bot.config import FIELDS, ConfigError, PushSettings, load_settings
+from bot.config import FIELDS, ConfigError, PushSettings, limit_native_threads, load_settings
 from tests.conftest import ROOT
 
 CONFIG = ROOT / "config" / "bot.toml"
@@ -98,3 +99,10 @@ def test_the_token_is_never_read_from_the_file(tmp_path: Path) -> None:
     config.write_text("[telegram]\ntoken = '123:abc'\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=r"unknown setting 'telegram\.token'"):
         load_settings(config, {})
+
+
+def test_native_threads_default_to_one_but_the_operator_decides(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "4")
+    limit_native_threads()
+    assert os.environ["OPENBLAS_NUM_THREADS"] == "1" and os.environ["OMP_NUM_THREADS"] == "4"
