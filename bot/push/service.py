@@ -95,9 +95,9 @@ async def _one(item: T) -> AsyncIterator[T]:
 @contextmanager
 def _gc_paused() -> Iterator[None]:
     """Planning 100,000 chats creates about a million small objects that live until sent, and the cyclic
-    collector would rescan them again and again: `decide` (with row_groups and attach_ids) over 100,000
-    chats x 3 subscriptions took 0.98 s of CPU with the collector and 0.42 s without it (measured on the
-    push benchmark's data, 2026-12). Nothing here makes reference cycles, so the collector rests for the
+    collector would rescan them again and again: deciding 100,000 chats x 3 subscriptions (the push
+    benchmark's planning step) took 0.86-0.90 s of CPU with the collector and 0.67-0.74 s without it
+    (2026-12-02, quiet machine). Nothing here makes reference cycles, so the collector rests for the
     planning pass only; reference counting still frees everything."""
     enabled = gc.isenabled()
     gc.disable()
