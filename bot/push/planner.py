@@ -9,8 +9,8 @@ row, and a row in `exhausted` remembering the subscription's paper count), and t
 then skipped without scanning while its paper count stays the same; when the count changes and a new
 paper turns up, the `exhausted` row is deleted, so a later run-out is told again.
 
-A planning pass reads the due chats with their subscriptions (one snapshot query, after claiming
-them), then handles them in chunks: the chunk's history is read (`read_chunk`, on the snapshot thread,
+A planning pass reads the due chats with their subscriptions (one snapshot query; each chat is
+claimed as it is read), then handles them in chunks: the chunk's history is read (`read_chunk`, on the snapshot thread,
 the next chunk while this one is decided), the topic lists its chats follow are read as deep as their
 history needs (`CatalogueView`), and `decide` runs in plain Python on the event loop. What it settles
 for chats not pushed now (schedules) is written at once (`write_settled`); the chunk's new rows and
