@@ -19,6 +19,7 @@ from tests.push import Clock as PushClock
 from tests.push import FakeSender, add_chat
 from tests.sources.conftest import Clock, MakeService
 from tests.sources.fakes import Digest, FakePaper, FakeSources
+from tests.storage import database_at
 
 QUANT = FakePaper(
     "2612.00001",
@@ -270,16 +271,7 @@ async def test_a_subscribers_next_push_carries_a_refreshed_paper(
 
 def test_a_database_of_the_previous_release_migrates_intact(tmp_path) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "old.sqlite3"
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.create_function("fts_text", 1, lambda t: t, deterministic=True)
-    # The schema of the release before this change: migrations 1 and 2 only.
-    conn.execute("CREATE TABLE migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT)")
-    for version in (1, 2):
-        conn.execute("BEGIN")
-        MIGRATIONS[version][1](conn)
-        conn.execute(f"PRAGMA user_version = {version}")
-        conn.execute("INSERT INTO migrations VALUES (?, ?, '2026-11-01')", (version, MIGRATIONS[version][0]))
-        conn.execute("COMMIT")
+    conn = database_at(path, (1, 2))  # the schema of the release before this change: migrations 1 and 2 only
     now = "2026-11-01T00:00:00+00:00"
     conn.execute(
         "INSERT INTO papers (arxiv_id, title_en, abstract_zh, published, date_is_exact, content_hash, added_at,"
@@ -320,16 +312,8 @@ def test_a_database_of_the_previous_release_migrates_intact(tmp_path) -> None:  
 
 def test_a_database_that_got_a_later_migration_first_still_gets_migration_4(tmp_path) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "gap.sqlite3"
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.create_function("fts_text", 1, lambda t: t, deterministic=True)
-    conn.execute("CREATE TABLE migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT)")
-    later = [v for v in sorted(MIGRATIONS) if v != 4]
-    for version in later:  # what main's database looked like when migration 5 landed before 4
-        conn.execute("BEGIN")
-        MIGRATIONS[version][1](conn)
-        conn.execute(f"PRAGMA user_version = {version}")
-        conn.execute("INSERT INTO migrations VALUES (?, ?, '2026-12-01')", (version, MIGRATIONS[version][0]))
-        conn.execute("COMMIT")
+    # What main's database looked like when migration 5 landed before 4.
+    conn = database_at(path, [v for v in sorted(MIGRATIONS) if v != 4])
     assert migrate(conn) == max(MIGRATIONS)
     assert conn.execute("SELECT count(*) FROM source_state").fetchone() == (0,)
     assert sorted(r[0] for r in conn.execute("SELECT version FROM migrations")) == sorted(MIGRATIONS)

@@ -16,6 +16,7 @@ from bot.storage.deliveries import SEPARATOR, DeliverySession
 from bot.storage.migrations import MIGRATIONS, migrate
 from bot.text.normalize import Script
 from tests.push import catalogue, paper
+from tests.storage import database_at
 
 
 @pytest.fixture
@@ -98,15 +99,7 @@ def test_topic_lists_are_ordered_by_tag_dates_that_follow_the_papers(tmp_path: P
 
 def test_a_database_before_migration_11_gets_keys_and_days_filled(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite3"
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.create_function("fts_text", 1, lambda t: t, deterministic=True)
-    conn.execute("CREATE TABLE migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT)")
-    for version in sorted(v for v in MIGRATIONS if v < 11):
-        conn.execute("BEGIN")
-        MIGRATIONS[version][1](conn)
-        conn.execute(f"PRAGMA user_version = {version}")
-        conn.execute("INSERT INTO migrations VALUES (?, ?, '2026-11-01')", (version, MIGRATIONS[version][0]))
-        conn.execute("COMMIT")
+    conn = database_at(path, sorted(v for v in MIGRATIONS if v < 11))
     now = "2026-11-01T00:00:00+00:00"
     conn.execute(
         "INSERT INTO papers (arxiv_id, title_en, abstract_zh, published, date_is_exact, content_hash, added_at,"
