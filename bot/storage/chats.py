@@ -148,10 +148,15 @@ class ChatStore:
     async def remember_query(self, query: str) -> int:
         """A short id for a search query, so paging buttons fit in 64 bytes of callback data."""
 
+        # A query asked before keeps its id: read it without taking the write lock, which a refresh
+        # worker may be holding (a search then waits for nothing).
+        row = await self._db.fetchone("SELECT id FROM search_queries WHERE query = ?", (query,))
+        if row is not None:
+            return int(row[0])
+
         def remember(conn: sqlite3.Connection) -> int:
             conn.execute(
-                "INSERT INTO search_queries (query, used_at) VALUES (?, ?)"
-                " ON CONFLICT (query) DO UPDATE SET used_at = excluded.used_at",
+                "INSERT INTO search_queries (query, used_at) VALUES (?, ?) ON CONFLICT (query) DO NOTHING",
                 (query, _now()),
             )
             return int(conn.execute("SELECT id FROM search_queries WHERE query = ?", (query,)).fetchone()[0])

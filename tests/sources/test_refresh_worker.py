@@ -1,8 +1,10 @@
 """The refresh worker process: what crosses the process boundary, a write another writer made while the
-worker merged, a worker that dies, and the bot's writer getting its turn while the worker writes."""
+worker merged, a worker that dies, the bot's writer getting its turn while the worker writes, and the
+bot's handlers keeping theirs (the worker's priority, a search that need not write)."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import os
 import sqlite3
@@ -16,9 +18,10 @@ import pytest
 from bot.catalogue.model import TagSource
 from bot.catalogue.topics import Taxonomy
 from bot.services import refresh_worker as worker_module
-from bot.services.refresh_worker import RefreshWorker, StoreJob, store_all, store_papers, upsert
+from bot.services.refresh_worker import WORKER_NICENESS, RefreshWorker, StoreJob, store_all, store_papers, upsert
 from bot.sources.arxiv import ArxivRecord
 from bot.sources.http import ErrorKind, SourceError
+from bot.storage.chats import ChatStore
 from bot.storage.db import Database, connect
 from bot.storage.papers import PaperStore, read_papers
 from tests.sources.conftest import MakeService
@@ -118,6 +121,35 @@ async def test_a_worker_that_died_is_replaced_at_the_next_call() -> None:
         assert await worker.call(abs, -2) == 2
     finally:
         await worker.close()
+
+
+async def test_the_worker_process_runs_at_a_lower_priority_than_the_bot(refresh_worker: RefreshWorker) -> None:
+    """A refresh is background work: on a busy machine the scheduler gives the handlers the CPU first."""
+    assert await refresh_worker.call(os.nice, 0) == min(os.nice(0) + WORKER_NICENESS, 19)  # Linux caps niceness at 19
+
+
+async def test_a_repeated_search_query_keeps_its_id_without_the_write_lock(tmp_path: Path) -> None:
+    """Paging buttons need a query id; a query asked before is read, so a search does not wait for a
+    refresh worker's write transaction. A new query still gets a new id once the lock is free."""
+    path = tmp_path / "bot.sqlite3"
+    db = await Database.open(path)
+    chats = ChatStore(db)
+    first = await chats.remember_query("量化")
+    holder = connect(path)
+    holder.execute("BEGIN IMMEDIATE")  # as the worker's write transaction holds it
+    try:
+        assert await asyncio.wait_for(chats.remember_query("量化"), 1.0) == first
+        new = asyncio.ensure_future(chats.remember_query("对齐"))
+        await asyncio.sleep(0.05)
+        assert not new.done()  # a new query is written, so it waits for the lock
+        holder.execute("COMMIT")
+        assert await asyncio.wait_for(new, 5.0) not in (first, None)
+        assert await chats.query_by_id(first) == "量化"
+    finally:
+        if holder.in_transaction:
+            holder.execute("ROLLBACK")
+        holder.close()
+        await db.close()
 
 
 async def test_the_bots_writer_gets_its_turn_while_another_process_writes(tmp_path: Path) -> None:
