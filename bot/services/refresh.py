@@ -19,6 +19,7 @@ import asyncio
 import dataclasses
 import json
 import logging
+import sqlite3
 import time as timer
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -42,10 +43,12 @@ from bot.services.refresh_worker import (
     StoreOutcome,
     combine,
     model_tagged,
+    read_snapshot,
     store_listing,
     store_papers,
     tag,
-    upsert,
+    train_tagger,
+    write_merged,
 )
 from bot.services.tagging import TRAIN_LIMIT
 from bot.sources import arxiv as arxiv_source
@@ -445,11 +448,20 @@ class RefreshService:
         transaction: too little work to hand to the worker, and a user is waiting (the worker may be
         busy with a whole listing)."""
         unique = list({p.arxiv_id: p for p in papers}.values())
-        stored = await self._db.read(partial(read_papers, arxiv_ids=[p.arxiv_id for p in unique]))
+        hashes, stored = await self._db.read(partial(read_snapshot, arxiv_ids=[p.arxiv_id for p in unique]))
         ready = [tag(combine(stored.get(p.arxiv_id), p), self._taxonomy) for p in unique]
-        if any(not p.topics for p in ready):
-            ready = model_tagged(ready, await self._trained_tagger())
-        return await self._db.write(partial(upsert, papers=ready, topics=list(self._taxonomy.names), seed_hashes={}))
+        trained = await self._trained_tagger() if any(not p.topics for p in ready) else None
+
+        def tagger_in(conn: sqlite3.Connection) -> Callable[[], Tagger]:
+            # Only a paper the worker changed meanwhile, re-merged and still without rule topics, gets
+            # here without a trained model: rare enough to train under the write lock.
+            return lambda: trained or train_tagger(conn, self._taxonomy)
+
+        if trained is not None:
+            ready = model_tagged(ready, trained)
+        return await self._db.write(
+            lambda conn: write_merged(conn, unique, hashes, ready, self._taxonomy, tagger_in(conn), seed_hashes={})
+        )
 
     async def _trained_tagger(self) -> Tagger:
         """The model tagger, trained on the newest catalogue-tagged papers at most every TAGGER_TTL seconds.

@@ -248,16 +248,30 @@ def _write_chunk(
     tagger: Callable[[], Tagger],
     seed_hashes: dict[str, str],
 ) -> UpsertCounts:
-    """One short write transaction. Papers changed by another writer since `hashes` were read (their
-    stored hash differs, or they appeared) are merged again from what is stored now."""
+    """One short write transaction of `write_merged`."""
     with _immediate(conn):
-        now = _hashes(conn, [p.arxiv_id for p in chunk])
-        moved = [i for i, p in enumerate(chunk) if now.get(p.arxiv_id) != hashes.get(p.arxiv_id)]
-        if moved:
-            fresh = read_papers(conn, [chunk[i].arxiv_id for i in moved])
-            for i, paper in zip(moved, prepare([chunk[i] for i in moved], fresh, taxonomy, tagger), strict=True):
-                ready[i] = paper
-        return upsert(conn, ready, list(taxonomy.names), seed_hashes)
+        return write_merged(conn, chunk, hashes, ready, taxonomy, tagger, seed_hashes)
+
+
+def write_merged(
+    conn: sqlite3.Connection,
+    papers: Sequence[Paper],
+    hashes: Mapping[str, str],
+    ready: list[Paper],
+    taxonomy: Taxonomy,
+    tagger: Callable[[], Tagger],
+    seed_hashes: dict[str, str],
+) -> UpsertCounts:
+    """(Inside the caller's write transaction.) Write `ready`, the `papers` merged with what a snapshot
+    held (`hashes`, from `read_snapshot`). Papers another writer changed since (their stored hash differs,
+    or they appeared) are merged again from what is stored now, so no write of theirs is lost."""
+    now = _hashes(conn, [p.arxiv_id for p in papers])
+    moved = [i for i, p in enumerate(papers) if now.get(p.arxiv_id) != hashes.get(p.arxiv_id)]
+    if moved:
+        fresh = read_papers(conn, [papers[i].arxiv_id for i in moved])
+        for i, paper in zip(moved, prepare([papers[i] for i in moved], fresh, taxonomy, tagger), strict=True):
+            ready[i] = paper
+    return upsert(conn, ready, list(taxonomy.names), seed_hashes)
 
 
 def _hashes(conn: sqlite3.Connection, arxiv_ids: Sequence[str]) -> dict[str, str]:
@@ -269,11 +283,16 @@ def _hashes(conn: sqlite3.Connection, arxiv_ids: Sequence[str]) -> dict[str, str
     return dict(rows.fetchall())
 
 
+def read_snapshot(conn: sqlite3.Connection, arxiv_ids: Sequence[str]) -> tuple[dict[str, str], dict[str, Paper]]:
+    """(Inside the caller's read transaction.) Stored hashes and papers of these IDs."""
+    return _hashes(conn, arxiv_ids), read_papers(conn, arxiv_ids)
+
+
 def _read(conn: sqlite3.Connection, arxiv_ids: Sequence[str]) -> tuple[dict[str, str], dict[str, Paper]]:
     """Stored hashes and papers from one snapshot, read without the write lock."""
     conn.execute("BEGIN")
     try:
-        return _hashes(conn, arxiv_ids), read_papers(conn, arxiv_ids)
+        return read_snapshot(conn, arxiv_ids)
     finally:
         conn.execute("COMMIT")
 

@@ -17,6 +17,7 @@ import pytest
 
 from bot.catalogue.model import TagSource
 from bot.catalogue.topics import Taxonomy
+from bot.services import refresh as refresh_module
 from bot.services import refresh_worker as worker_module
 from bot.services.refresh_worker import WORKER_NICENESS, RefreshWorker, StoreJob, store_all, store_papers, upsert
 from bot.sources.arxiv import ArxivRecord
@@ -111,6 +112,43 @@ def test_a_paper_another_writer_changed_meanwhile_is_merged_again(
     assert (counts.new, counts.updated) == (0, 1)  # it existed when the worker wrote
     conn.close()
     other.close()
+
+
+async def test_a_paper_fetch_keeps_what_the_worker_wrote_meanwhile(
+    db: Database, make_service: MakeService, taxonomy: Taxonomy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """/paper's fetch merges in the bot's process; if the worker stores the same paper from a digest
+    between that merge's read and its write, the digest's Chinese must survive the fetch's write."""
+    service = await make_service()
+    digest_view = dataclasses.replace(
+        LISTED.to_paper("digest"),
+        title_zh="長上下文的量化注意力",
+        abstract_zh="我們量化注意力。",
+        abstract_en="",
+        version=0,
+        topics=(("量化", TagSource.CATALOGUE),),
+    )
+    other = connect(db.path)
+
+    def read_then_worker_writes(c: sqlite3.Connection, arxiv_ids: list[str]):  # type: ignore[no-untyped-def]
+        snapshot = worker_module.read_snapshot(c, arxiv_ids)  # the fetch's view: not stored yet
+        other.execute("BEGIN IMMEDIATE")
+        upsert(other, [digest_view], list(taxonomy.names), {})
+        other.execute("COMMIT")
+        return snapshot
+
+    monkeypatch.setattr(refresh_module, "read_snapshot", read_then_worker_writes)
+    try:
+        counts = await service.store([LISTED.to_paper("arxiv")])
+    finally:
+        monkeypatch.undo()
+        other.close()
+    stored = (await PaperStore(db).get(LISTED.arxiv_id))
+    assert stored is not None
+    assert stored.title_zh == "長上下文的量化注意力" and stored.abstract_zh == "我們量化注意力。"
+    assert stored.abstract_en == LISTED.abstract and set(stored.sources) == {"digest", "arxiv"}
+    assert ("量化", TagSource.CATALOGUE) in stored.topics
+    assert (counts.new, counts.updated) == (0, 1)
 
 
 async def test_a_worker_that_died_is_replaced_at_the_next_call() -> None:
