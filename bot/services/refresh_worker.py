@@ -17,8 +17,9 @@ another writer changed between the chunk's read and its write (a /paper fetch, a
 again inside the transaction from what is stored then, so no write of theirs is lost.
 
 The bot side is `RefreshWorker`: it starts the process on first use (spawn: a fresh interpreter, none
-of the bot's threads, sockets or event loop copied into it), keeps it for later runs, and replaces it
-when it died. Jobs are plain picklable dataclasses; results are small counts.
+of the bot's threads, sockets or event loop copied into it), keeps it while runs follow each other, ends
+it after IDLE_EXIT seconds without a job, and replaces it when it died. Jobs are plain picklable
+dataclasses; results are small counts.
 """
 
 from __future__ import annotations
@@ -56,6 +57,11 @@ WRITE_CHUNK = 25
 WORKER_BUSY_TIMEOUT_MS = 60_000
 WORKER_NICENESS = 10
 TAGGER_TTL = 6 * 3600.0  # seconds a trained model tagger serves refreshes before it learns the catalogue anew
+# Seconds an idle worker process lives. It holds ~100 MB (scikit-learn, the model, SQLite's cache) that
+# a bot refreshing a few times a day should not keep; a run's calls (listing, then the API's details
+# after the politeness delays) come seconds apart, and training the model anew takes seconds at most
+# (TRAIN_LIMIT papers).
+IDLE_EXIT = 600.0
 
 # The arXiv primary categories that name one of our topics by themselves.
 CATEGORY_TOPICS = {
@@ -379,27 +385,51 @@ def _background() -> None:
 
 
 class RefreshWorker:
-    """The bot's handle on the worker process: one process, one job at a time, started on first use."""
+    """The bot's handle on the worker process: one process, one job at a time, started on first use and
+    ended after `idle_exit` seconds without a job."""
 
-    def __init__(self) -> None:
+    def __init__(self, idle_exit: float = IDLE_EXIT) -> None:
         self._pool: ProcessPoolExecutor | None = None
+        self._idle_exit = idle_exit
+        self._jobs = 0  # calls in flight
+        self._retire: asyncio.TimerHandle | None = None
+
+    @property
+    def alive(self) -> bool:
+        """Whether a worker process is running (or starting)."""
+        return self._pool is not None
 
     def _started(self) -> ProcessPoolExecutor:
+        if self._retire is not None:
+            self._retire.cancel()
+            self._retire = None
         if self._pool is None:
             self._pool = ProcessPoolExecutor(
                 max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_background
             )
         return self._pool
 
+    def _idle(self) -> None:
+        """Arm the idle timer: the process ends unless another job comes first."""
+        if not self._jobs and self._pool is not None and self._retire is None:
+            self._retire = asyncio.get_running_loop().call_later(self._idle_exit, self._end)
+
+    def _end(self) -> None:
+        pool, self._pool, self._retire = self._pool, None, None
+        if pool is not None:
+            pool.shutdown(wait=False)
+
     def start(self) -> None:
         """Start the process now, without waiting (a run calls this before its download, so the
         interpreter's start and imports, about a second on a busy machine, overlap the network)."""
         self._started().submit(_ready)
+        self._idle()  # a download that fails leaves no job for it
 
     async def call(self, fn: Callable[[J], R], job: J) -> R:
         """Run `fn(job)` in the worker process. A worker that died (BrokenProcessPool, raised) is replaced
         by a new one at the next call."""
         pool = self._started()
+        self._jobs += 1
         try:
             return await asyncio.wrap_future(pool.submit(fn, job))
         except BrokenProcessPool:
@@ -407,9 +437,15 @@ class RefreshWorker:
                 self._pool = None
             pool.shutdown(wait=False)
             raise
+        finally:
+            self._jobs -= 1
+            self._idle()
 
     async def close(self) -> None:
         """End the worker process (after the job it is running, if any)."""
+        if self._retire is not None:
+            self._retire.cancel()
+            self._retire = None
         pool, self._pool = self._pool, None
         if pool is not None:
             await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)

@@ -143,7 +143,7 @@ async def test_a_paper_fetch_keeps_what_the_worker_wrote_meanwhile(
     finally:
         monkeypatch.undo()
         other.close()
-    stored = (await PaperStore(db).get(LISTED.arxiv_id))
+    stored = await PaperStore(db).get(LISTED.arxiv_id)
     assert stored is not None
     assert stored.title_zh == "長上下文的量化注意力" and stored.abstract_zh == "我們量化注意力。"
     assert stored.abstract_en == LISTED.abstract and set(stored.sources) == {"digest", "arxiv"}
@@ -188,6 +188,28 @@ async def test_a_repeated_search_query_keeps_its_id_without_the_write_lock(tmp_p
             holder.execute("ROLLBACK")
         holder.close()
         await db.close()
+
+
+def _pid(_: object) -> int:
+    """(Worker process.) Its process id."""
+    return os.getpid()
+
+
+async def test_an_idle_worker_process_ends_and_the_next_job_starts_another() -> None:
+    """The process holds ~100 MB; a bot that refreshes a few times a day gets it back between runs."""
+    worker = RefreshWorker(idle_exit=0.3)
+    try:
+        assert not worker.alive
+        first = await worker.call(_pid, None)
+        assert worker.alive and first != os.getpid()
+        await asyncio.sleep(0.05)
+        assert await worker.call(_pid, None) == first  # a job soon after: the same process
+        await asyncio.sleep(1.0)
+        assert not worker.alive
+        assert await worker.call(_pid, None) != first
+    finally:
+        await worker.close()
+    assert not worker.alive
 
 
 async def test_the_bots_writer_gets_its_turn_while_another_process_writes(tmp_path: Path) -> None:
