@@ -363,10 +363,6 @@ class Taxonomy:
         self._title_literals.find(titles, in_title)
         self._text_literals.find(text, anywhere, in_title, len(titles))
         for index, patterns, title_patterns in self._patterns:
-            if index in in_title or index in anywhere:
-                # Literals already found the topic: spare the regex scans (they cost more than all
-                # the literals together); patterns add evidence only where literals found none.
-                continue
             for pattern in title_patterns:
                 in_title[index] += pattern.search(titles) is not None
             for pattern in patterns:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from datetime import date
 from pathlib import Path
 
@@ -182,6 +183,24 @@ def test_title_rules_ignore_the_abstract() -> None:
     taxonomy = Taxonomy([Topic("Bench", title_keywords=("bench",))])
     assert taxonomy.tag("CodeEditorBench", "", "") == ("Bench",)
     assert taxonomy.tag("A model", "", "evaluated on a bench of tasks") == ()
+
+
+def test_patterns_count_even_when_keywords_of_the_topic_matched() -> None:
+    # Regression: patterns were skipped once a literal found the topic, so a title pattern hit was
+    # lost whenever the abstract also had a keyword, and more evidence scored lower than less.
+    taxonomy = Taxonomy(
+        [Topic("Bench", keywords=(match_fold("new benchmark"),), title_patterns=(re.compile(r"bench\b"),))]
+    )
+    title_only = taxonomy.rule_scores("CodeBench: editing code", "", "We study code editing.")
+    both = taxonomy.rule_scores("CodeBench: editing code", "", "We build a new benchmark.")
+    abstract_only = taxonomy.rule_scores("Editing code", "", "We build a new benchmark.")
+    assert both["Bench"] > title_only["Bench"]
+    assert both["Bench"] > abstract_only["Bench"]
+    # A pattern's occurrences in the abstract count beside the keywords' too.
+    counted = Taxonomy([Topic("MoE", keywords=("mixture of experts",), patterns=(re.compile(r"moe\b"),))])
+    one = counted.rule_scores("A model", "", "a mixture of experts layer")["MoE"]
+    more = counted.rule_scores("A model", "", "a mixture of experts (moe) layer")["MoE"]
+    assert more > one
 
 
 def test_apply_rules_only_touches_papers_without_catalogue_topics(tax: Taxonomy) -> None:
