@@ -245,10 +245,10 @@ def test_rules_tag_papers_written_apart_from_the_seeds(tax: Taxonomy, seed_paper
 
 
 def test_held_out_figures(tax: Taxonomy, seed_papers: list[Paper]) -> None:
-    # 24 papers written after the vocabulary was frozen and scored once (README: rules 0.65 / 0.54,
-    # hybrid 0.63 / 0.61, against 0.65 / 0.46 and 0.58 / 0.50 before). Far below the in-sample seed
-    # figures: that gap is what the seed figures hide. These floors catch a rule change that loses
-    # ground on text nobody tuned for.
+    # 24 papers written after the vocabulary was frozen and scored once per day of changes (README:
+    # rules 0.65 / 0.46 -> 0.65 / 0.54 -> 0.67 / 0.57, hybrid 0.58 / 0.50 -> 0.63 / 0.61 -> 0.63 / 0.61).
+    # Far below the in-sample seed figures: that gap is what the seed figures hide. These floors catch
+    # a rule change that loses ground on text nobody tuned for.
     papers = load_labelled(FIXTURES / "heldout_papers.toml")
     rules = evaluate_held_out(papers, tax, Method.RULES)
     assert rules.protocol == "held out: papers the rules were not written with"
@@ -259,8 +259,10 @@ def test_held_out_figures(tax: Taxonomy, seed_papers: list[Paper]) -> None:
     assert "the model trained on the catalogue without them" in hybrid.protocol
     assert hybrid.silent_rate == 0.0  # the model answers where the rules are silent
     assert hybrid.micro_recall is not None and hybrid.micro_recall > rules.micro_recall
+    assert hybrid.micro_precision is not None and hybrid.micro_precision >= 0.6  # 0.63 / 0.61: no worse
+    assert hybrid.micro_recall >= 0.6
     model = evaluate_held_out(papers, tax, Method.MODEL, seed_papers)
-    # The model with the topics' descriptions: 0.54 / 0.46 (0.25 / 0.21 without them).
+    # The model with the topics' descriptions: 0.62 / 0.54 (0.25 / 0.21 without them).
     assert model.micro_precision is not None and model.micro_precision >= 0.45
 
 
