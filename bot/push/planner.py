@@ -40,7 +40,8 @@ KEYWORD_LIMIT = 5000  # newest matches a keyword subscription walks (its "all N 
 MIN_DEPTH = 500  # papers per topic list read at least: one query per topic, however few chats are due
 _NOTHING: frozenset[str] = frozenset()
 _NO_NOTICES: dict[str, int] = {}
-_SCRIPTS = {None: Script.SIMPLIFIED, "hans": Script.SIMPLIFIED, "hant": Script.TRADITIONAL}
+# chats.script as stored (NULL: never chosen) -> the script a push is written in.
+_SCRIPTS: dict[str | None, Script] = {None: Script.SIMPLIFIED, **{script.value: script for script in Script}}
 
 
 @dataclass(slots=True)

@@ -7,21 +7,27 @@ order, each in its own transaction together with its `PRAGMA user_version` bump 
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 Migration = Callable[[sqlite3.Connection], None]
 MIGRATIONS: dict[int, tuple[str, Migration]] = {}
+# Migrations that rebuild a table other tables reference: they run with foreign keys off, because with
+# them on, DROP TABLE deletes every row first and ON DELETE CASCADE empties the referencing tables.
+REBUILDS: set[int] = set()
 
 
-def migration(version: int) -> Callable[[Migration], Migration]:
-    """Register a schema migration under its version number."""
+def migration(version: int, *, rebuilds_parent: bool = False) -> Callable[[Migration], Migration]:
+    """Register a schema migration under its version number (`rebuilds_parent`: see REBUILDS)."""
 
     def register(fn: Migration) -> Migration:
         if version in MIGRATIONS:
             raise RuntimeError(f"migration {version} registered twice")
         MIGRATIONS[version] = (fn.__name__, fn)
+        if rebuilds_parent:
+            REBUILDS.add(version)
         return fn
 
     return register
@@ -504,6 +510,48 @@ def searchable_translations(conn: sqlite3.Connection) -> None:
     )
 
 
+@migration(15, rebuilds_parent=True)
+def hong_kong_script(conn: sqlite3.Connection) -> None:
+    """`chats.script` may be 'hant-hk' (traditional as Hong Kong writes it, OpenCC s2hk).
+
+    SQLite cannot change a CHECK constraint in place, so `chats` is rebuilt from its own CREATE
+    statement with only the constraint changed: every column, whichever migrations added it, and every
+    row are kept, and its indexes and triggers are created again.
+    """
+    old_check = "CHECK (script IN ('hans', 'hant'))"
+    table_sql = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'chats'").fetchone()[0]
+    head = re.match(r'CREATE TABLE "?chats"? \(', table_sql)
+    if old_check not in table_sql or head is None:
+        raise RuntimeError(f"migration 15: unexpected chats table: {table_sql}")
+    new_sql = "CREATE TABLE chats_v15 (" + table_sql[head.end() :].replace(
+        old_check, "CHECK (script IN ('hans', 'hant', 'hant-hk'))"
+    )
+    dependents = [
+        row[0]
+        for row in conn.execute(
+            "SELECT sql FROM sqlite_master"
+            " WHERE tbl_name = 'chats' AND type IN ('index', 'trigger') AND sql IS NOT NULL"
+        )
+    ]
+    before = conn.execute("SELECT count(*) FROM chats").fetchone()[0]
+    conn.execute(new_sql)
+    conn.execute("INSERT INTO chats_v15 SELECT * FROM chats")
+    conn.execute("DROP TABLE chats")
+    # Triggers on `subscriptions` name `chats`, missing for this moment; the modern RENAME re-checks
+    # every trigger and fails on them, the legacy one renames the table alone.
+    legacy = int(conn.execute("PRAGMA legacy_alter_table").fetchone()[0])
+    conn.execute("PRAGMA legacy_alter_table = ON")
+    try:
+        conn.execute("ALTER TABLE chats_v15 RENAME TO chats")
+    finally:
+        conn.execute(f"PRAGMA legacy_alter_table = {legacy}")
+    for sql in dependents:
+        conn.execute(sql)
+    after = conn.execute("SELECT count(*) FROM chats").fetchone()[0]
+    if after != before:
+        raise RuntimeError(f"migration 15: chats went from {before} to {after} rows")
+
+
 def migrate(conn: sqlite3.Connection) -> int:
     """Apply every registered migration newer than the database; return the resulting version."""
     conn.execute(
@@ -516,9 +564,15 @@ def migrate(conn: sqlite3.Connection) -> int:
     pending = [v for v in sorted(MIGRATIONS) if v > current or (v not in applied and applied)]
     for version in pending:
         name, fn = MIGRATIONS[version]
+        # PRAGMA foreign_keys is a no-op inside a transaction: switched off before BEGIN, back after.
+        foreign_keys = int(conn.execute("PRAGMA foreign_keys").fetchone()[0])
+        if version in REBUILDS:
+            conn.execute("PRAGMA foreign_keys = OFF")
         conn.execute("BEGIN IMMEDIATE")
         try:
             fn(conn)
+            if version in REBUILDS and conn.execute("PRAGMA foreign_key_check").fetchone() is not None:
+                raise RuntimeError(f"migration {version} ({name}) left rows whose references are broken")
             conn.execute(
                 "INSERT INTO migrations (version, name, applied_at) VALUES (?, ?, ?)",
                 (version, name, datetime.now(UTC).isoformat(timespec="seconds")),
@@ -528,5 +582,7 @@ def migrate(conn: sqlite3.Connection) -> int:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+        finally:
+            conn.execute(f"PRAGMA foreign_keys = {foreign_keys}")
         current = max(version, current)
     return current

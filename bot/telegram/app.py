@@ -87,7 +87,8 @@ async def _post_init(application: Application) -> None:  # type: ignore[type-arg
     taxonomy = Taxonomy.load(settings.topics)
     await asyncio.to_thread(_ingest_if_changed, settings, taxonomy)
     # Load OpenCC's dictionaries now, not in the first traditional-script reply (tens of milliseconds).
-    await asyncio.to_thread(to_script, "简体", Script.TRADITIONAL)
+    for script in Script:
+        await asyncio.to_thread(to_script, "简体", script)
     database = await Database.open(settings.database)
     threads = PushThreads(database)
     clock: Clock = application.bot_data.get(CLOCK_KEY, utcnow)

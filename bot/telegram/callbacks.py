@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from bot.text.arxiv import parse_arxiv_id
+from bot.text.normalize import Script
 
 MAX_BYTES = 64
 
@@ -27,7 +28,7 @@ class Action(StrEnum):
     TOPIC_VIEW = "tv"  # a topic's newest papers: tv:<topic>
     KEYWORD_SUBSCRIBE = "ks"  # follow a keyword: ks:<query id>
     KEYWORD_UNSUBSCRIBE = "ku"  # stop following a keyword: ku:<query id>
-    LANG = "l"  # l:hans / l:hant
+    LANG = "l"  # l:hans / l:hant / l:hant-hk (Script values)
     TOPICS = "ts_all"  # show the topic list
     NOOP = "noop"  # a label button (page counter)
     ORIGINAL = "en"  # show a machine-translated card's English original: en:<arxiv id>
@@ -45,6 +46,7 @@ class Callback:
 
 
 _INT = re.compile(r"^\d{1,9}$")
+_SCRIPT_VALUES = frozenset(script.value for script in Script)
 
 
 def encode(action: Action, arg: str = "", page: int | None = None, flag: bool = False) -> str:
@@ -91,6 +93,6 @@ def decode(data: str | None) -> Callback | None:
     if action in (Action.KEYWORD_SUBSCRIBE, Action.KEYWORD_UNSUBSCRIBE):
         return Callback(action, rest) if _INT.match(rest) else None
     if action is Action.LANG:
-        return Callback(action, rest) if rest in ("hans", "hant") else None
+        return Callback(action, rest) if rest in _SCRIPT_VALUES else None
     # Topic actions: the handler checks the name against the taxonomy.
     return Callback(action, rest) if rest and ":" not in rest else None

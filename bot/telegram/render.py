@@ -57,7 +57,7 @@ COMMANDS: tuple[CommandHelp, ...] = (
     CommandHelp("search", "搜索论文（中文或英文）", "/search 量化"),
     CommandHelp("today", "立即推送今天的论文", "/today"),
     CommandHelp("time", "设置每日推送时间与时区", "/time 08:30 Asia/Taipei"),
-    CommandHelp("lang", "切换繁体 / 简体", "/lang"),
+    CommandHelp("lang", "切换繁体（台湾 / 香港）/ 简体", "/lang"),
     CommandHelp("stats", "运行统计（仅管理员）", "/stats"),
 )
 
@@ -493,20 +493,24 @@ def time_error(kind: str, given: str, current: tuple[time, str] | None, script: 
     return _finish(text, script)
 
 
+# Each script's name, written in simplified like every template (it is converted with the reply).
+SCRIPT_NAMES = {Script.SIMPLIFIED: "简体中文", Script.TRADITIONAL: "繁体中文", Script.HONG_KONG: "繁体（香港）"}
+# The /lang buttons: each written in its own script, so a reader finds theirs whatever the chat shows.
+_LANG_BUTTONS = ((Script.TRADITIONAL, "繁體中文"), (Script.HONG_KONG, "繁體（香港）"), (Script.SIMPLIFIED, "简体中文"))
+
+
 def lang_menu(script: Script) -> Reply:
     """/lang: choose the script."""
-    current = "简体中文" if script is Script.SIMPLIFIED else "繁体中文"
     buttons = [
-        InlineKeyboardButton("繁體中文", callback_data=callbacks.encode(Action.LANG, "hant")),
-        InlineKeyboardButton("简体中文", callback_data=callbacks.encode(Action.LANG, "hans")),
+        InlineKeyboardButton(label, callback_data=callbacks.encode(Action.LANG, choice.value))
+        for choice, label in _LANG_BUTTONS
     ]
-    return _finish(f"当前使用：{current}\n请选择文字：", script, _kb([buttons]))
+    return _finish(f"当前使用：{SCRIPT_NAMES[script]}\n请选择文字：", script, _kb([buttons]))
 
 
 def lang_set(script: Script) -> Reply:
     """Confirmation of a script switch, in the new script."""
-    name = "简体中文" if script is Script.SIMPLIFIED else "繁体中文"
-    return _finish(f"好的，以后使用{name}。", script)
+    return _finish(f"好的，以后使用{SCRIPT_NAMES[script]}。", script)
 
 
 # --- start, help, misc ------------------------------------------------------------------------

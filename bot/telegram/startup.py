@@ -37,7 +37,7 @@ def menu(script: Script) -> list[BotCommand]:
 # (at most 120).
 DESCRIPTION = (
     "每天在你设定的时间推送新的 AI 论文：中文标题与摘要、arXiv 原文链接。\n"
-    "发送 /start 选择主题；/paper 查看任意 arXiv 论文；/search 用中文或英文搜索；/lang 切换繁体/简体。"
+    "发送 /start 选择主题；/paper 查看任意 arXiv 论文；/search 用中文或英文搜索；/lang 切换繁体（台湾 / 香港）/ 简体。"
 )
 SHORT_DESCRIPTION = "每日 AI 论文：中文标题与摘要，按主题订阅，繁简皆可。"
 

@@ -17,10 +17,11 @@ import opencc
 
 
 class Script(StrEnum):
-    """The two Chinese scripts a chat can choose."""
+    """The Chinese scripts a chat can choose (the values are stored in `chats.script`)."""
 
     SIMPLIFIED = "hans"
-    TRADITIONAL = "hant"
+    TRADITIONAL = "hant"  # as Taiwan writes it
+    HONG_KONG = "hant-hk"  # traditional as Hong Kong writes it
 
 
 _converters: dict[str, Any] = {}
@@ -62,9 +63,25 @@ def to_traditional(text: str) -> str:
     return str(_converter(TRADITIONAL_CONFIG).convert(text)) if text else text
 
 
+# Hong Kong forms: OpenCC's `s2hk` (啓, 羣, 裏, 訂閲). There is no Hong Kong phrase table in OpenCC,
+# so words stay as the text has them.
+HONG_KONG_CONFIG = "s2hk"
+
+
+def to_hongkong(text: str) -> str:
+    """Convert to traditional script as written in Hong Kong (other text unchanged)."""
+    # Through simplified first: catalogue text and machine translations are stored in Taiwan forms
+    # (裡, 啟, 著), which s2hk alone would leave as they are.
+    return str(_converter(HONG_KONG_CONFIG).convert(to_simplified(text))) if text else text
+
+
 def to_script(text: str, script: Script) -> str:
     """Render `text` in the chat's script."""
-    return to_traditional(text) if script is Script.TRADITIONAL else to_simplified(text)
+    if script is Script.TRADITIONAL:
+        return to_traditional(text)
+    if script is Script.HONG_KONG:
+        return to_hongkong(text)
+    return to_simplified(text)
 
 
 def strip_invisible(text: str) -> str:
@@ -106,8 +123,11 @@ def fold_cached(text: str) -> str:
 
 
 def script_for_language(language_code: str | None) -> Script:
-    """Default script from a Telegram `language_code`: zh-hant, zh-tw, zh-hk, zh-mo are traditional."""
+    """Default script from a Telegram `language_code`: zh-hk and zh-mo are Hong Kong traditional,
+    zh-hant and zh-tw Taiwan traditional, anything else simplified."""
     code = (language_code or "").lower().replace("_", "-")
-    if code in {"zh-hant", "zh-tw", "zh-hk", "zh-mo"} or code.startswith("zh-hant"):
+    if code in {"zh-hk", "zh-mo", "zh-hant-hk", "zh-hant-mo"}:
+        return Script.HONG_KONG
+    if code in {"zh-hant", "zh-tw"} or code.startswith("zh-hant"):
         return Script.TRADITIONAL
     return Script.SIMPLIFIED

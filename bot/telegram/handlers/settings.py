@@ -12,8 +12,10 @@ from bot.telegram.handlers.answer import answer
 from bot.telegram.handlers.common import argument, edit, may_change_settings, prepare, send
 from bot.text.normalize import Script, fold
 
+# What /lang accepts for each script, folded (simplified, lower case).
 _SCRIPT_WORDS = {
-    Script.TRADITIONAL: {"繁", "繁体", "繁体中文", "正体", "hant", "zh-hant", "tw", "traditional"},
+    Script.TRADITIONAL: {"繁", "繁体", "繁体中文", "正体", "hant", "zh-hant", "tw", "zh-tw", "traditional", "台湾"},
+    Script.HONG_KONG: {"港", "香港", "繁体（香港）", "繁体(香港)", "港繁", "hk", "zh-hk", "hant-hk", "hong kong"},
     Script.SIMPLIFIED: {"简", "简体", "简体中文", "hans", "zh-hans", "cn", "simplified"},
 }
 
@@ -44,7 +46,7 @@ async def set_time(update: Update, context: Context) -> None:
 
 
 async def lang(update: Update, context: Context) -> None:
-    """/lang [繁|简]: switch the chat between traditional and simplified script."""
+    """/lang [繁|港|简]: switch the chat between traditional (Taiwan or Hong Kong) and simplified script."""
     script = await prepare(update, context)
     chat = update.effective_chat
     if chat is None:
@@ -62,7 +64,7 @@ async def lang(update: Update, context: Context) -> None:
 
 
 async def on_lang_button(update: Update, context: Context, data: Callback, script: Script) -> None:
-    """繁體 / 简体 buttons."""
+    """繁體 / 繁體（香港）/ 简体 buttons."""
     chat, query = update.effective_chat, update.callback_query
     if chat is None or query is None:
         return
