@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import sqlite3
 from collections.abc import AsyncIterator
-from datetime import time
+from datetime import date, time, timedelta
 from pathlib import Path
 
 import pytest
@@ -92,6 +93,40 @@ async def test_history_open_rows_and_notices(conn: Database) -> None:
         (first + 2, None, "topic:B", 7),
     ]
     assert noticed == {1: {"topic:B": 7}}
+
+
+async def test_history_finds_every_recent_push_day_whatever_order_rows_were_logged_in(conn: Database) -> None:
+    """Recent push days come from table rows at or above a floor id; rows logged before older-dated
+    ones (a chat ahead of UTC, a clock set far ahead) must count, rows of another kind, via or of a
+    date before `since` must not."""
+    since = "2024-05-10"
+    rng = random.Random(11)
+    logged: list[tuple[int, str | None, str, str, str, str]] = [
+        (1, "2405.90001", "paper", "push", "2030-01-01", "sent"),  # logged first, dated far ahead
+        (2, "2405.90002", "paper", "push", "2024-05-13", "sent"),  # ahead of since, logged early
+    ]
+    for n in range(300):
+        day = (date(2024, 5, 3) + timedelta(days=n * 9 // 300)).isoformat()  # older dates first, up to since + 1
+        kind = rng.choice(["paper", "paper", "notice"])
+        arxiv_id = f"2405.{n:05d}" if kind == "paper" else None
+        state = rng.choice(list(DeliveryState))
+        logged.append((rng.choice([1, 2]), arxiv_id, kind, rng.choice(["push", "today"]), day, state))
+
+    def insert(c: sqlite3.Connection) -> None:
+        c.executemany(
+            "INSERT INTO deliveries (chat_id, arxiv_id, kind, via, local_date, state, planned_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, '2024-05-01T00:00:00+00:00')",
+            logged,
+        )
+
+    await conn.write(insert)
+    seen, pushed = await DeliveryStore(conn).read(lambda s: s.history([1, 2], since))
+    recent = {
+        (chat, day) for chat, _, kind, via, day, _ in logged if kind == "paper" and via == "push" and day >= since
+    }
+    assert {(1, "2030-01-01"), (2, "2024-05-13"), (1, "2024-05-11")} <= recent  # the cases are there
+    assert pushed == recent
+    assert seen == {chat: {a for c, a, kind, *_ in logged if c == chat and kind == "paper" and a} for chat in (1, 2)}
 
 
 async def test_day_is_finished_only_when_no_row_is_in_flight(conn: Database) -> None:
