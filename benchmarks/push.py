@@ -1,7 +1,7 @@
 """Push benchmark: planning a minute where every chat is due, raw send speed, and a paced fan-out.
 
     python benchmarks/push.py [--papers 100000] [--chats 100000] [--repeat 3] [--send-chats 5000]
-                              [--paced-chats 3000] [--plan-only]
+                              [--paced-chats 3000] [--plan-only] [--history-days 0]
 
 1. planning, at --papers/10 and at --papers papers (each printed with the growth ratio): --chats chats
    with 3 topic subscriptions each, spread over six timezones and all due in the run's own minute
@@ -14,6 +14,8 @@
 3. sending at Telegram's pace: --paced-chats chats, one paper each, the bot's global rate at its default
    (25/s) and the server enforcing Telegram's limits (30/s overall, 1/s per chat): counts 429s and
    duplicates as the server saw them.
+With --history-days N, planning at --papers papers is also timed with N past push days in the log
+(each chat already sent the N newest papers of each of its topics), against the same without history.
 The catalogue is ingested in a child process, so the peak RSS printed is the push's own. The run exits
 non-zero when it measured nothing: a chat not planned, a message not sent or sent twice.
 """
@@ -95,6 +97,30 @@ def add_chats(db: Path, chats: int, now: datetime) -> None:
             ((FIRST_CHAT + i, topics[(i + k * 7) % len(topics)], stamp) for i in range(chats) for k in range(3)),
         )
     conn.close()
+
+
+def add_history(db: Path, days: int, now: datetime) -> int:
+    """Benchmark fixture: `days` past push days of every chat, as the log holds them after that many
+    days: each chat has been sent the `days` newest papers of each of its topics (so today's pick lies
+    below them in every list), dated before the days a push may resume. Returns the rows logged."""
+    stamp = now.isoformat()
+    conn = sqlite3.connect(db)
+    with conn:
+        conn.execute(
+            "WITH ranked AS (SELECT pt.topic, p.arxiv_id, row_number() OVER (PARTITION BY pt.topic"
+            "  ORDER BY pt.source <> 'catalogue', pt.published_day DESC, p.arxiv_id DESC) AS r"
+            "  FROM paper_topics pt JOIN papers p ON p.id = pt.paper_id)"
+            " INSERT OR IGNORE INTO deliveries (chat_id, arxiv_id, kind, subscription, via, local_date, state,"
+            "  planned_at, sent_at)"
+            " SELECT s.chat_id, ranked.arxiv_id, 'paper', 'topic:' || s.value, 'push',"
+            "  date(?, '-' || (r + 3) || ' days'), 'sent', ?, ?"
+            " FROM subscriptions s JOIN ranked ON ranked.topic = s.value AND ranked.r <= ?"
+            " ORDER BY r DESC, s.chat_id",  # logged day by day, oldest first, as the pushes wrote them
+            (now.date().isoformat(), stamp, stamp, days),
+        )
+    rows = int(conn.execute("SELECT count(*) FROM deliveries").fetchone()[0])
+    conn.close()
+    return rows
 
 
 def serve(port: int, chats: int, limits: RateLimits, pipe: Connection) -> None:
@@ -243,9 +269,9 @@ def insert_floor(db: Path) -> float:
         conn.close()
 
 
-def plan_runs(base: Path, work: Path, chats: int, settings: Settings, repeat: int) -> list[Planning]:
-    """Plan `repeat` times, each on a fresh copy of the catalogue with `chats` chats due now; check each run
-    decided and logged every chat's three messages."""
+def plan_runs(base: Path, work: Path, chats: int, settings: Settings, repeat: int, history: int = 0) -> list[Planning]:
+    """Plan `repeat` times, each on a fresh copy of the catalogue with `chats` chats due now (and `history`
+    past push days of each); check each run decided and logged every chat's three messages."""
     runs = []
     for _ in range(repeat):
         db = work / "plan.sqlite3"
@@ -254,6 +280,9 @@ def plan_runs(base: Path, work: Path, chats: int, settings: Settings, repeat: in
         shutil.copy(base, db)
         now = datetime.now(UTC).replace(second=0, microsecond=0)
         add_chats(db, chats, now)
+        if history:
+            logged = add_history(db, history, now)
+            expect(logged >= chats * history, f"history: {logged:,} rows logged for {chats:,} chats x {history} days")
         run = asyncio.run(plan_all(db, settings.with_overrides(database=db), now))
         expect(0 < run.chats == chats, f"planning: {run.chats:,} of {chats:,} due chats planned")
         expect(run.decided == 3 * chats, f"planning: {run.decided:,} of {3 * chats:,} messages decided")
@@ -274,6 +303,9 @@ def main() -> None:
     parser.add_argument("--send-chats", type=int, default=5_000)
     parser.add_argument("--paced-chats", type=int, default=3_000)
     parser.add_argument("--plan-only", action="store_true", help="skip the two sending measurements")
+    parser.add_argument(
+        "--history-days", type=int, default=0, help="also plan with this many past push days in the log (largest size)"
+    )
     args = parser.parse_args()
     base_settings = load_settings(ROOT / "config" / "bot.toml", {})
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the start")
@@ -314,6 +346,16 @@ def main() -> None:
             f"  SQLite alone inserts those rows (INSERT ... SELECT) in {floor:.2f} s:"
             f" logging = {log_wall / floor:.1f}x the bare insert"
         )
+        if args.history_days:
+            aged = plan_runs(base, work, args.chats, settings, args.repeat, args.history_days)
+            fresh = large
+            print(
+                f"  with {args.history_days} days of history ({3 * args.history_days:,} logged papers a chat),"
+                f" {sizes[1]:,} papers:"
+            )
+            for label, figure in figures[:2]:
+                a, b = median([figure(r) for r in fresh]), median([figure(r) for r in aged])
+                print(f"  {label:<46} {a:>10.2f} {b:>10.2f}  {b / a:.2f}x the same without history")
         print(f"  peak RSS so far: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB (target <= 300)")
 
         if not args.plan_only:

@@ -132,7 +132,10 @@ class DeliverySession:
             for day in days
             for state in DeliveryState
         ]
-        floors.append(self._rows("SELECT min(id) FROM deliveries WHERE local_date > ?", (days[-1],))[0][0])
+        # INDEXED BY: left to itself SQLite answers min(id) by walking the table in id order until a row
+        # matches, all of it when none does (the usual case: 130 ms at 900,000 rows).
+        later = "SELECT min(id) FROM deliveries INDEXED BY deliveries_by_day WHERE local_date > ?"
+        floors.append(self._rows(later, (days[-1],))[0][0])
         return min((f for f in floors if f is not None), default=_NO_ROW)
 
     def topic_lists(self, topics: Iterable[str], depth: int) -> dict[str, list[str]]:
