@@ -150,6 +150,7 @@ class SourceStatus:
     state: state.SourceState | None
     next_run: datetime | None
     papers: int
+    due: bool = False  # next_run has come: the running bot starts it within a minute
 
     def format(self) -> str:
         st = self.state
@@ -161,7 +162,8 @@ class SourceStatus:
         if st and st.last_error:
             streak = f" (failing: {st.failures} in a row)" if st.failures else " (recovered since)"
             parts.append(f"  last error: {st.last_error_at} {st.last_error}{streak}")
-        parts.append(f"  next run: {self.next_run.isoformat(timespec='minutes') if self.next_run else '-'}")
+        when = self.next_run.isoformat(timespec="minutes") if self.next_run else "-"
+        parts.append(f"  next run: {'due now (within a minute of the bot running)' if self.due else when}")
         parts.append(f"  papers contributed: {self.papers}")
         return "\n".join(parts)
 
@@ -529,11 +531,14 @@ class RefreshService:
         result = []
         for spec in self.specs:
             st = states.get(spec.name)
-            next_run: datetime | None = spec.schedule.next_after(now) if spec.enabled else None
+            last = datetime.fromisoformat(st.last_run_at) if st and st.last_run_at else None
+            next_run: datetime | None = spec.schedule.next_after(now, last) if spec.enabled else None
             if spec.enabled and st and st.failures and st.retry_at:
                 retry = datetime.fromisoformat(st.retry_at)
                 next_run = min(next_run, retry) if next_run else retry
-            result.append(SourceStatus(spec, st, next_run, counts.get(spec.name, 0)))
+            result.append(
+                SourceStatus(spec, st, next_run, counts.get(spec.name, 0), due=next_run is not None and next_run <= now)
+            )
         return result
 
 

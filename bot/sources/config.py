@@ -46,10 +46,12 @@ class Schedule:
     timezone: str = "UTC"
     every_hours: float | None = None
 
-    def next_after(self, now: datetime) -> datetime:
-        """The first run instant strictly after `now` (aware datetimes)."""
+    def next_after(self, now: datetime, last_run: datetime | None = None) -> datetime:
+        """The next run instant (aware datetimes): for a weekly schedule the first one strictly after
+        `now`; every N hours, N hours after the last run, or `now` when that is past or there was none
+        (the bot runs it a minute after it starts)."""
         if self.every_hours is not None:
-            return now + timedelta(hours=self.every_hours)
+            return max(now, last_run + timedelta(hours=self.every_hours)) if last_run else now
         zone = ZoneInfo(self.timezone)
         local = now.astimezone(zone)
         at = self.at or time(0, 0)

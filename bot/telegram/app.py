@@ -121,7 +121,7 @@ async def _post_init(application: Application) -> None:  # type: ignore[type-arg
         application.job_queue.run_once(_push_tick, when=1.0, name=f"{PUSH_JOB}-catch-up")
         refresh = application.bot_data[SERVICES_KEY].refresh
         if refresh is not None:
-            schedule_refresh(application, refresh)
+            await schedule_refresh(application, refresh)
         if settings.translation.enabled:
             # Translate ahead of the push; a slow model delays only this job (one run at a time).
             application.job_queue.run_repeating(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from telegram import Message
@@ -21,6 +22,7 @@ from bot.text.normalize import Script
 
 log = logging.getLogger(__name__)
 JOB_PREFIX = "refresh:"
+FIRST_RUN_DELAY = 60.0  # seconds after start before a due source runs: the bot answers users first
 
 
 def build_refresh(settings: Settings, database: Database, taxonomy: Taxonomy) -> RefreshService:
@@ -28,18 +30,23 @@ def build_refresh(settings: Settings, database: Database, taxonomy: Taxonomy) ->
     return RefreshService(database, settings, taxonomy, load_sources(settings.sources.file), build_fetcher(settings))
 
 
-def schedule_refresh(application: Application, service: RefreshService) -> None:  # type: ignore[type-arg]
-    """One job per enabled source, on its own schedule."""
+async def schedule_refresh(application: Application, service: RefreshService) -> None:  # type: ignore[type-arg]
+    """One job per enabled source, on its own schedule; one that runs every N hours first runs N hours
+    after its last run (a minute after start if that is past), so restarts neither skip nor repeat it."""
     queue = application.job_queue
     if queue is None:
         return
+    now = datetime.now(UTC)
+    next_runs = {status.spec.name: status.next_run for status in await service.status()}
     for spec in service.specs:
         if not spec.enabled:
             continue
         name = f"{JOB_PREFIX}{spec.name}"
         schedule = spec.schedule
         if schedule.every_hours is not None:
-            queue.run_repeating(refresh_job, interval=schedule.every_hours * 3600, first=60.0, name=name, data=spec)
+            due = next_runs.get(spec.name) or now
+            first = max(FIRST_RUN_DELAY, (due - now).total_seconds())
+            queue.run_repeating(refresh_job, interval=schedule.every_hours * 3600, first=first, name=name, data=spec)
         else:
             at = schedule.at.replace(tzinfo=ZoneInfo(schedule.timezone)) if schedule.at else None
             # PTB counts days from Sunday = 0; Python's weekday() from Monday = 0.

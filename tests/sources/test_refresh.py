@@ -153,6 +153,26 @@ async def test_a_failing_source_loses_nothing_and_does_not_block_the_others(
     assert status.state is not None and status.state.failures == 0 and status.papers == 1
 
 
+async def test_a_source_every_n_hours_is_due_until_it_runs_then_n_hours_after_its_last_run(
+    fake: tuple[FakeSources, str], make_service: MakeService, clock: Clock
+) -> None:
+    """`sources` and /stats show when it really runs: not "N hours from whenever you asked"."""
+    server, _ = fake
+    server.digests["2026-12.md"] = Digest(DIGEST_MONTH)
+    service = await make_service()
+    digest = {s.spec.name: s for s in await service.status()}["digest"]
+    assert digest.due and digest.next_run == clock.now and "due now" in digest.format()
+    ran_at = clock.now
+    (report,) = await service.run(["digest"])
+    assert report.ok
+    clock.now += timedelta(hours=2)
+    digest = {s.spec.name: s for s in await service.status()}["digest"]
+    assert not digest.due and digest.next_run == ran_at + timedelta(hours=6)
+    assert (ran_at + timedelta(hours=6)).isoformat(timespec="minutes") in digest.format()
+    clock.now += timedelta(hours=5)
+    assert {s.spec.name: s for s in await service.status()}["digest"].due
+
+
 DIGEST_MONTH = """# 2026年12月 論文摘要
 
 | 發布日期 | 論文 | 簡介 | 標籤 |

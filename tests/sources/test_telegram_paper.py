@@ -7,6 +7,7 @@ import asyncio
 import dataclasses
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -100,4 +101,30 @@ async def test_each_enabled_source_gets_a_job_on_its_schedule(settings: Settings
         local_next = arxiv_next.astimezone(ZoneInfo("America/New_York"))
         assert (local_next.hour, local_next.minute) == (0, 30)
         assert local_next.weekday() in range(5)  # Monday-Friday: after the Sunday-Thursday announcements
+        seeds_next = jobs["refresh:seeds"].next_t
+        assert seeds_next is not None  # never ran: a minute after start, not a day later
+        assert timedelta(0) < seeds_next - datetime.now(UTC) <= timedelta(seconds=61)
+        await local.api.wait_idle()
+
+
+async def test_a_source_every_n_hours_runs_n_hours_after_its_last_run_across_a_restart(
+    settings: Settings, seeded: Path
+) -> None:
+    from bot.storage import sources as source_state
+    from bot.storage.db import connect
+    from tests.conftest import ROOT
+
+    conn = connect(seeded)
+    ran = datetime.now(UTC) - timedelta(hours=3)
+    conn.execute("BEGIN IMMEDIATE")
+    source_state.record_success(conn, "seeds", "seeds", ran, new=0, updated=0, report={})
+    conn.execute("COMMIT")
+    conn.close()
+    real = settings.with_overrides(sources=dataclasses.replace(settings.sources, file=ROOT / "config" / "sources.toml"))
+    async with running_locally(real, limits=E2E_LIMITS) as local:
+        queue = local.application.job_queue
+        assert queue is not None
+        (job,) = [job for job in queue.jobs() if job.name == "refresh:seeds"]
+        assert job.next_t is not None  # every 24 h: 21 h from now, not 1 minute nor 24 h
+        assert abs(job.next_t - (ran + timedelta(hours=24))) < timedelta(seconds=2)
         await local.api.wait_idle()
