@@ -37,6 +37,9 @@ from bot.storage.papers import PaperStore
 from bot.text.normalize import Script
 
 KEYWORD_LIMIT = 5000  # newest matches a keyword subscription walks (its "all N papers")
+# In push order a paper the catalogue (a human list) filed under a topic counts as this many days newer
+# than one our rules or model tagged: preferred, yet a month-old curated paper does not hold back today's.
+CATALOGUE_LEAD_DAYS = 30
 MIN_DEPTH = 500  # papers per topic list read at least: one query per topic, however few chats are due
 _NOTHING: frozenset[str] = frozenset()
 _NO_NOTICES: dict[str, int] = {}
@@ -394,11 +397,13 @@ class CatalogueView:
             elif key.startswith("keyword:") and key not in self.lists:
                 self.lists[key] = await self._papers.search_ids_newest_first(key[8:], limit=KEYWORD_LIMIT)
         if topics:
-            fetched = await self._deliveries.read(partial(DeliverySession.topic_lists, topics=topics, depth=depth))
-            for key, ids in fetched.items():
+            fetched = await self._deliveries.read(
+                partial(DeliverySession.topic_lists, topics=topics, depth=depth, lead_days=CATALOGUE_LEAD_DAYS)
+            )
+            for key, (ids, truncated) in fetched.items():
                 self.lists[key] = ids
                 self._depth[key] = depth
-                if len(ids) >= depth:
+                if truncated:
                     self.truncated.add(key)
                 else:
                     self.truncated.discard(key)

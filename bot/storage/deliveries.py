@@ -87,6 +87,37 @@ def _ids(chat_ids: Iterable[int]) -> str:
     return json.dumps(list(chat_ids))
 
 
+class TopicList(NamedTuple):
+    """A topic's arXiv IDs in push order; `truncated`: more papers follow (the list is no paper count)."""
+
+    ids: list[str]
+    truncated: bool
+
+
+def merge_feeds(
+    curated: Sequence[tuple[float, str]], tagged: Sequence[tuple[float, str]], depth: int, lead_days: int
+) -> TopicList:
+    """Two feeds of (day, arXiv ID), each newest first and cut at `depth` when it had more, merged in
+    push order (a curated paper `lead_days` newer). The merge stops where a cut feed runs out: what
+    follows in the topic is unknown there."""
+    ids: list[str] = []
+    i = j = 0
+    while True:
+        if (i == len(curated) and len(curated) >= depth) or (j == len(tagged) and len(tagged) >= depth):
+            return TopicList(ids, True)
+        if i == len(curated) and j == len(tagged):
+            return TopicList(ids, False)
+        take_curated = j == len(tagged) or (
+            i < len(curated) and (curated[i][0] + lead_days, curated[i][1]) >= (tagged[j][0], tagged[j][1])
+        )
+        if take_curated:
+            ids.append(curated[i][1])
+            i += 1
+        else:
+            ids.append(tagged[j][1])
+            j += 1
+
+
 class DeliverySession:
     """Synchronous statements for use inside `DeliveryStore.run` (one open transaction)."""
 
@@ -138,25 +169,26 @@ class DeliverySession:
         floors.append(self._rows(later, (days[-1],))[0][0])
         return min((f for f in floors if f is not None), default=_NO_ROW)
 
-    def topic_lists(self, topics: Iterable[str], depth: int) -> dict[str, list[str]]:
-        """Subscription key "topic:NAME" -> the first `depth` arXiv IDs carrying the topic: papers the
-        catalogue itself tagged first (the push prefers them to rule and model tags), each group newest
-        first. A list shorter than `depth` holds every paper of the topic.
+    def topic_lists(self, topics: Iterable[str], depth: int, lead_days: int) -> dict[str, TopicList]:
+        """Subscription key "topic:NAME" -> the topic's arXiv IDs in push order, at least `depth` of them
+        when it has that many: newest first, a paper the catalogue itself tagged counting as `lead_days`
+        newer than one a rule or the model tagged (the push prefers human tags, but not to the point of
+        sending last year's curated papers while new ones arrive every day).
 
-        Each list is a walk of the index paper_topics_feed (migration 11), so the cost is `depth` per
-        topic whatever the size of the catalogue.
+        Two walks of the index paper_topics_feed (migration 11) per topic, catalogue tags and the others,
+        `depth` each, merged: the cost is `depth` per topic whatever the size of the catalogue.
         """
-        return {
-            f"topic:{topic}": [
-                row[0]
-                for row in self._rows(
-                    "SELECT p.arxiv_id FROM paper_topics pt JOIN papers p ON p.id = pt.paper_id WHERE pt.topic = ?"
-                    " ORDER BY pt.source <> 'catalogue', pt.published_day DESC, p.arxiv_id DESC LIMIT ?",
-                    (topic, depth),
-                )
-            ]
-            for topic in topics
-        }
+        query = (
+            "SELECT coalesce(pt.published_day, 0), p.arxiv_id FROM paper_topics pt JOIN papers p ON p.id = pt.paper_id"
+            " WHERE pt.topic = ? AND pt.source <> 'catalogue' = ?"
+            " ORDER BY pt.published_day DESC, p.arxiv_id DESC LIMIT ?"
+        )
+        lists = {}
+        for topic in topics:
+            curated = self._rows(query, (topic, 0, depth))
+            tagged = self._rows(query, (topic, 1, depth))
+            lists[f"topic:{topic}"] = merge_feeds(curated, tagged, depth, lead_days)
+        return lists
 
     def exhausted(self, chat_ids: Iterable[int]) -> dict[int, dict[str, int]]:
         """Chat -> subscription key -> paper count when the chat was told the subscription ran out."""

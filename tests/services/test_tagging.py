@@ -4,6 +4,7 @@ model, `topics --unmapped`, and the push's preference for catalogue tags."""
 from __future__ import annotations
 
 import sqlite3
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from bot.catalogue.topics import Taxonomy
 from bot.cli import main
 from bot.config import Settings
+from bot.push.planner import CATALOGUE_LEAD_DAYS
 from bot.services.ingest import ingest
 from bot.services.tagging import format_names
 from bot.storage.db import connect
@@ -146,17 +148,24 @@ def test_push_prefers_catalogue_tags(settings: Settings, lists: Path) -> None:
     rows = conn.execute(
         "SELECT pt.topic, p.arxiv_id, pt.source, p.published FROM paper_topics pt JOIN papers p ON p.id = pt.paper_id"
     ).fetchall()
-    ordered = DeliverySession(conn).topic_lists({t for t, *_ in rows}, depth=1000)
+    ordered = DeliverySession(conn).topic_lists({t for t, *_ in rows}, depth=1000, lead_days=CATALOGUE_LEAD_DAYS)
     mixed = 0
     for topic in {t for t, *_ in rows}:
-        sources = {i: s for t, i, s, _ in rows if t == topic}
-        kinds = [sources[i] for i in ordered[f"topic:{topic}"]]
-        assert kinds == sorted(kinds, key=lambda s: s != "catalogue"), topic  # every catalogue tag first
-        mixed += len(set(kinds)) > 1
+        tags = {i: (s, date.fromisoformat(d)) for t, i, s, d in rows if t == topic}
+
+        def push_order(arxiv_id: str) -> tuple[date, str]:
+            source, day = tags[arxiv_id]  # noqa: B023 - used at once, inside the loop
+            return (day + timedelta(days=CATALOGUE_LEAD_DAYS if source == "catalogue" else 0), arxiv_id)
+
+        assert ordered[f"topic:{topic}"].ids == sorted(tags, key=push_order, reverse=True), topic
+        mixed += len({s for s, _ in tags.values()}) > 1
     assert mixed >= 3
-    # Not a side effect of dates: somewhere a machine-tagged paper is newer than a catalogue one and
-    # still comes after it (2405.00006 was tagged by the tagger and is the newest paper).
+    # Preferred: somewhere a machine-tagged paper is newer than a catalogue one (2405.00006 was tagged by
+    # the tagger and is the newest paper) and still comes after it.
     assert any(
-        s != "catalogue" and any(t2 == t and s2 == "catalogue" and d2 < d for t2, _, s2, d2 in rows)
-        for t, _, s, d in rows
+        ordered[f"topic:{t}"].ids.index(i) > ordered[f"topic:{t}"].ids.index(i2)
+        for t, i, s, d in rows
+        for t2, i2, s2, d2 in rows
+        if t2 == t and s != "catalogue" and s2 == "catalogue" and d2 < d
     )
+    conn.close()

@@ -289,6 +289,37 @@ async def test_a_subscribers_next_push_carries_a_refreshed_paper(
     assert sender.notices == []  # something new: no "read everything" notice
 
 
+async def test_a_fresh_paper_is_pushed_before_last_years_curated_ones(
+    fake: tuple[FakeSources, str], make_service: MakeService, settings: Settings, db: Database
+) -> None:
+    """The push prefers the catalogue's own (human) tags, but a curated paper from 2024 does not hold
+    back one arXiv announced today: a subscriber with unread seed papers still gets the new one."""
+    server, _ = fake
+    push_clock = PushClock(datetime(2026, 12, 1, 0, 0, tzinfo=UTC))
+    sender = FakeSender()
+    push = PushService(db, settings, sender, clock=push_clock, sleep=push_clock.sleep)
+    await add_chat(db, 7, [Subscription(SubscriptionKind.TOPIC, "多模態LLM")])
+    await push.reschedule(7)
+    await push.tick()
+    (first,) = sender.ids(7)
+    assert first.startswith("2404.")  # a seed paper; more of them are left unread
+    fresh = FakePaper(
+        "2612.00042",
+        "A Multimodal Large Language Model for Charts",
+        "We train a multimodal LLM that reads charts and images and answers questions about them.",
+        categories=("cs.CV", "cs.CL"),
+    )
+    server.add(fresh, listed=True)
+    (report,) = await (await make_service()).run(["arxiv"])
+    assert report.new == 1
+    push_clock.now += timedelta(days=1)
+    await push.tick()
+    assert sender.ids(7)[1:] == [fresh.arxiv_id]
+    push_clock.now += timedelta(days=1)
+    await push.tick()
+    assert sender.ids(7)[2].startswith("2404.")  # then the curated papers again, newest first
+
+
 def test_a_database_of_the_previous_release_migrates_intact(tmp_path) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "old.sqlite3"
     conn = database_at(path, (1, 2))  # the schema of the release before this change: migrations 1 and 2 only

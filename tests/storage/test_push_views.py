@@ -12,7 +12,7 @@ import pytest
 from bot.model import Subscription, SubscriptionKind
 from bot.storage.chats import ChatStore
 from bot.storage.db import Database, connect
-from bot.storage.deliveries import SEPARATOR, DeliverySession
+from bot.storage.deliveries import SEPARATOR, DeliverySession, TopicList, merge_feeds
 from bot.storage.migrations import MIGRATIONS, migrate
 from bot.text.normalize import Script
 from tests.push import catalogue, paper
@@ -71,8 +71,12 @@ def test_topic_lists_are_ordered_by_tag_dates_that_follow_the_papers(tmp_path: P
     try:
         session = DeliverySession(conn)
         # Same day: the higher arXiv ID first.
-        assert session.topic_lists(["A"], depth=10) == {"topic:A": ["2401.00003", "2401.00002", "2401.00001"]}
-        assert session.topic_lists(["A"], depth=2) == {"topic:A": ["2401.00003", "2401.00002"]}
+        assert session.topic_lists(["A"], depth=10, lead_days=30) == {
+            "topic:A": TopicList(["2401.00003", "2401.00002", "2401.00001"], truncated=False)
+        }
+        assert session.topic_lists(["A"], depth=2, lead_days=30) == {
+            "topic:A": TopicList(["2401.00003", "2401.00002"], truncated=True)
+        }
         with conn:
             conn.execute("UPDATE papers SET published = '2024-02-01' WHERE arxiv_id = '2401.00001'")
             # A writer that does not supply the day: the trigger fills it in.
@@ -85,9 +89,9 @@ def test_topic_lists_are_ordered_by_tag_dates_that_follow_the_papers(tmp_path: P
                 "INSERT INTO paper_topics (topic, paper_id, source, confidence)"
                 " SELECT 'B', id, 'rule', 0.5 FROM papers WHERE arxiv_id = '2401.00002'"
             )
-        assert session.topic_lists(["A", "B"], depth=10) == {
-            "topic:A": ["2401.00001", "2401.00003", "2401.00002"],
-            "topic:B": ["2401.00002"],
+        assert session.topic_lists(["A", "B"], depth=10, lead_days=30) == {
+            "topic:A": TopicList(["2401.00001", "2401.00003", "2401.00002"], truncated=False),
+            "topic:B": TopicList(["2401.00002"], truncated=False),
         }
         days = dict(
             conn.execute("SELECT topic || p.arxiv_id, published_day FROM paper_topics JOIN papers p ON p.id = paper_id")
@@ -122,3 +126,26 @@ def test_a_database_before_migration_11_gets_keys_and_days_filled(tmp_path: Path
         (2460401,)
     ]  # julianday(2024-04-01) = 2460401.5
     migrated.close()
+
+
+def test_a_curated_paper_leads_machine_tagged_ones_by_lead_days_in_push_order() -> None:
+    curated = [(100.0, "c1"), (60.0, "c2")]
+    tagged = [(120.0, "t1"), (95.0, "t2"), (80.0, "t3")]
+    # Effective days: c1 130, t1 120, t2 95, c2 90, t3 80.
+    assert merge_feeds(curated, tagged, depth=10, lead_days=30) == TopicList(["c1", "t1", "t2", "c2", "t3"], False)
+    # Without a lead: plain newest first.
+    assert merge_feeds(curated, tagged, depth=10, lead_days=0).ids == ["t1", "c1", "t2", "t3", "c2"]
+
+
+def test_a_merged_list_stops_where_a_cut_feed_runs_out() -> None:
+    # The curated feed was cut at depth 2: a third curated paper may come before t1, so the list ends.
+    assert merge_feeds([(100.0, "c1"), (99.0, "c2")], [(50.0, "t1")], depth=2, lead_days=30) == TopicList(
+        ["c1", "c2"], True
+    )
+    # The machine-tagged feed was cut: c1 (day 10 + 30) may be preceded by more of them.
+    assert merge_feeds([(10.0, "c1")], [(100.0, "t1"), (90.0, "t2")], depth=2, lead_days=30) == TopicList(
+        ["t1", "t2"], True
+    )
+    # Both complete: everything, and the list is the topic's whole count.
+    assert merge_feeds([(10.0, "c1")], [(100.0, "t1")], depth=2, lead_days=30) == TopicList(["t1", "c1"], False)
+    assert merge_feeds([], [], depth=2, lead_days=30) == TopicList([], False)
