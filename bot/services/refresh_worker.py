@@ -216,11 +216,14 @@ def _tagger_for(conn: sqlite3.Connection, database: str, taxonomy: Taxonomy) -> 
         now = time.monotonic()
         kept = _taggers.get(key)
         if kept is None or now - kept[0] > TAGGER_TTL:
-            conn.execute("BEGIN")  # one snapshot for the two reads of the training set
-            try:
+            if conn.in_transaction:  # a chunk's write re-merging a paper another writer changed
                 tagger = train_tagger(conn, taxonomy)
-            finally:
-                conn.execute("COMMIT")
+            else:
+                conn.execute("BEGIN")  # one snapshot for the two reads of the training set
+                try:
+                    tagger = train_tagger(conn, taxonomy)
+                finally:
+                    conn.execute("COMMIT")
             kept = _taggers[key] = (now, tagger)
         return kept[1]
 

@@ -19,12 +19,14 @@ from bot.catalogue.model import TagSource
 from bot.catalogue.topics import Taxonomy
 from bot.services import refresh as refresh_module
 from bot.services import refresh_worker as worker_module
+from bot.services.ingest import ingest
 from bot.services.refresh_worker import WORKER_NICENESS, RefreshWorker, StoreJob, store_all, store_papers, upsert
 from bot.sources.arxiv import ArxivRecord
 from bot.sources.http import ErrorKind, SourceError
 from bot.storage.chats import ChatStore
 from bot.storage.db import Database, connect
 from bot.storage.papers import PaperStore, read_papers
+from tests.conftest import ROOT
 from tests.sources.conftest import MakeService
 from tests.sources.fakes import FakePaper, FakeSources
 
@@ -110,6 +112,38 @@ def test_a_paper_another_writer_changed_meanwhile_is_merged_again(
     assert stored.abstract_en == LISTED.abstract and stored.version == 1
     assert set(stored.sources) == {"digest", "arxiv"}
     assert (counts.new, counts.updated) == (0, 1)  # it existed when the worker wrote
+    conn.close()
+    other.close()
+
+
+def test_a_re_merge_inside_the_write_may_train_the_model_there(
+    tmp_path: Path, taxonomy: Taxonomy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another writer stores a newer version no rule tags between the worker's read and its write: the
+    re-merge needs the model, trained inside the write transaction (no nested BEGIN)."""
+    db = tmp_path / "bot.sqlite3"
+    conn = connect(db)
+    ingest(conn, [ROOT / "seeds"], taxonomy)  # human-tagged papers for the model to learn from
+    other = connect(db)
+    newer = dataclasses.replace(
+        LISTED.to_paper("arxiv"), title_en="Notes on Things", abstract_en="Nothing to see.", version=2, categories=()
+    )
+    real_read = worker_module._read
+
+    def read_then_other_writer(c: sqlite3.Connection, ids: list[str]):  # type: ignore[no-untyped-def]
+        snapshot = real_read(c, ids)
+        other.execute("BEGIN IMMEDIATE")
+        upsert(other, [newer], list(taxonomy.names), {})
+        other.execute("COMMIT")
+        return snapshot
+
+    monkeypatch.setattr(worker_module, "_read", read_then_other_writer)
+    counts = store_all(conn, str(db), taxonomy, [LISTED.to_paper("arxiv")], {})  # v1: a rule tags it
+    monkeypatch.undo()
+    stored = read_papers(conn, [LISTED.arxiv_id])[LISTED.arxiv_id]
+    assert (stored.version, stored.title_en) == (2, "Notes on Things")  # the newer version stays
+    assert stored.topics and all(source is TagSource.MODEL for _, source in stored.topics)
+    assert counts.updated == 1
     conn.close()
     other.close()
 
