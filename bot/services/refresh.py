@@ -19,7 +19,6 @@ import asyncio
 import dataclasses
 import json
 import logging
-import sqlite3
 import time as timer
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -38,16 +37,17 @@ from bot.services.ingest import file_hash, seed_files
 from bot.services.refresh_worker import (
     TAGGER_TTL,
     ListingJob,
+    ModelNeeded,
     RefreshWorker,
     StoreJob,
     StoreOutcome,
     combine,
+    kept_only,
     model_tagged,
     read_snapshot,
     store_listing,
     store_papers,
     tag,
-    train_tagger,
     write_merged,
 )
 from bot.services.tagging import TRAIN_LIMIT
@@ -453,17 +453,33 @@ class RefreshService:
         hashes, stored = await self._db.read(partial(read_snapshot, arxiv_ids=[p.arxiv_id for p in unique]))
         ready = [tag(combine(stored.get(p.arxiv_id), p), self._taxonomy) for p in unique]
         trained = await self._trained_tagger() if any(not p.topics for p in ready) else None
-
-        def tagger_in(conn: sqlite3.Connection) -> Callable[[], Tagger]:
-            # Only a paper the worker changed meanwhile, re-merged and still without rule topics, gets
-            # here without a trained model: rare enough to train under the write lock.
-            return lambda: trained or train_tagger(conn, self._taxonomy)
-
         if trained is not None:
             ready = model_tagged(ready, trained)
-        return await self._db.write(
-            lambda conn: write_merged(conn, unique, hashes, ready, self._taxonomy, tagger_in(conn), seed_hashes={})
-        )
+        try:
+            return await self._db.write(
+                partial(
+                    write_merged,
+                    papers=unique,
+                    hashes=hashes,
+                    ready=list(ready),
+                    taxonomy=self._taxonomy,
+                    tagger=kept_only(trained),
+                    seed_hashes={},
+                )
+            )
+        except ModelNeeded:  # a paper the worker changed meanwhile needs the model after all
+            trained = await self._trained_tagger()
+            return await self._db.write(
+                partial(
+                    write_merged,
+                    papers=unique,
+                    hashes=hashes,
+                    ready=list(ready),
+                    taxonomy=self._taxonomy,
+                    tagger=kept_only(trained),
+                    seed_hashes={},
+                )
+            )
 
     async def _trained_tagger(self) -> Tagger:
         """The model tagger, trained on the newest catalogue-tagged papers at most every TAGGER_TTL seconds.

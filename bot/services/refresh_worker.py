@@ -208,26 +208,45 @@ class ListingOutcome:
 _taggers: dict[tuple[str, tuple[str, ...], str], tuple[float, Tagger]] = {}
 
 
-def _tagger_for(conn: sqlite3.Connection, database: str, taxonomy: Taxonomy) -> Callable[[], Tagger]:
-    """The worker's model tagger for this catalogue, trained on first need, then kept for TAGGER_TTL."""
-    key = (database, taxonomy.names, taxonomy.tagging)
+class ModelNeeded(Exception):
+    """A write transaction's re-merge needs the model tagger, which is not trained: train it outside
+    the write lock (seconds at TRAIN_LIMIT papers, while every other writer would wait), then write again."""
+
+
+def kept_only(tagger: Tagger | None) -> Callable[[], Tagger]:
+    """For use under the write lock: the trained tagger, or ModelNeeded."""
 
     def get() -> Tagger:
-        now = time.monotonic()
-        kept = _taggers.get(key)
-        if kept is None or now - kept[0] > TAGGER_TTL:
-            if conn.in_transaction:  # a chunk's write re-merging a paper another writer changed
-                tagger = train_tagger(conn, taxonomy)
-            else:
-                conn.execute("BEGIN")  # one snapshot for the two reads of the training set
-                try:
-                    tagger = train_tagger(conn, taxonomy)
-                finally:
-                    conn.execute("COMMIT")
-            kept = _taggers[key] = (now, tagger)
-        return kept[1]
+        if tagger is None:
+            raise ModelNeeded
+        return tagger
 
     return get
+
+
+class _TaggerCache:
+    """The worker's model tagger for one catalogue, trained on first need, then kept for TAGGER_TTL."""
+
+    def __init__(self, conn: sqlite3.Connection, database: str, taxonomy: Taxonomy) -> None:
+        self._conn, self._taxonomy = conn, taxonomy
+        self._key = (database, taxonomy.names, taxonomy.tagging)
+
+    def kept(self) -> Tagger | None:
+        """The trained tagger, if one is fresh."""
+        kept = _taggers.get(self._key)
+        return kept[1] if kept is not None and time.monotonic() - kept[0] <= TAGGER_TTL else None
+
+    def __call__(self) -> Tagger:
+        """The tagger, trained now if none is fresh (outside any transaction)."""
+        tagger = self.kept()
+        if tagger is None:
+            self._conn.execute("BEGIN")  # one snapshot for the two reads of the training set
+            try:
+                tagger = train_tagger(self._conn, self._taxonomy)
+            finally:
+                self._conn.execute("COMMIT")
+            _taggers[self._key] = (time.monotonic(), tagger)
+        return tagger
 
 
 def _open(database: str) -> sqlite3.Connection:
@@ -254,12 +273,17 @@ def _write_chunk(
     hashes: Mapping[str, str],
     ready: list[Paper],
     taxonomy: Taxonomy,
-    tagger: Callable[[], Tagger],
+    tagger: _TaggerCache,
     seed_hashes: dict[str, str],
 ) -> UpsertCounts:
-    """One short write transaction of `write_merged`."""
+    """One short write transaction of `write_merged` (again after training the model, if it needed it)."""
+    try:
+        with _immediate(conn):
+            return write_merged(conn, chunk, hashes, ready, taxonomy, kept_only(tagger.kept()), seed_hashes)
+    except ModelNeeded:
+        trained = tagger()
     with _immediate(conn):
-        return write_merged(conn, chunk, hashes, ready, taxonomy, tagger, seed_hashes)
+        return write_merged(conn, chunk, hashes, ready, taxonomy, kept_only(trained), seed_hashes)
 
 
 def write_merged(
@@ -317,7 +341,7 @@ def store_all(
     bot's own writes did: a failure keeps the chunks already written, and a rerun finds them unchanged).
     Seed hashes are written with the last chunk, so a seed run that failed midway is redone in full."""
     new = updated = unchanged = 0
-    tagger = _tagger_for(conn, database, taxonomy)
+    tagger = _TaggerCache(conn, database, taxonomy)
     unique = list({p.arxiv_id: p for p in papers}.values())
     for start in range(0, max(len(unique), 1), WRITE_CHUNK):
         chunk = unique[start : start + WRITE_CHUNK]

@@ -185,6 +185,45 @@ async def test_a_paper_fetch_keeps_what_the_worker_wrote_meanwhile(
     assert (counts.new, counts.updated) == (0, 1)
 
 
+async def test_a_paper_fetch_trains_the_model_outside_the_write_when_a_re_merge_needs_it(
+    db: Database, make_service: MakeService, taxonomy: Taxonomy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fetched version is tagged by a rule; a newer one the worker stored meanwhile is not, so the
+    write needs the model: it is trained outside the write transaction and the write done again."""
+    service = await make_service()
+    newer = dataclasses.replace(
+        LISTED.to_paper("arxiv"), title_en="Notes on Things", abstract_en="Nothing to see.", version=2
+    )
+    other = connect(db.path)
+
+    def read_then_worker_writes(c: sqlite3.Connection, arxiv_ids: list[str]):  # type: ignore[no-untyped-def]
+        snapshot = worker_module.read_snapshot(c, arxiv_ids)
+        other.execute("BEGIN IMMEDIATE")
+        upsert(other, [newer], list(taxonomy.names), {})
+        other.execute("COMMIT")
+        return snapshot
+
+    monkeypatch.setattr(refresh_module, "read_snapshot", read_then_worker_writes)
+    trainings = 0
+    real_train = refresh_module.RefreshService._trained_tagger
+
+    async def counted(self: refresh_module.RefreshService):  # type: ignore[no-untyped-def]
+        nonlocal trainings
+        trainings += 1
+        return await real_train(self)
+
+    monkeypatch.setattr(refresh_module.RefreshService, "_trained_tagger", counted)
+    try:
+        counts = await service.store([LISTED.to_paper("arxiv")])
+    finally:
+        monkeypatch.undo()
+        other.close()
+    stored = await PaperStore(db).get(LISTED.arxiv_id)
+    assert stored is not None and (stored.version, stored.title_en) == (2, "Notes on Things")
+    assert trainings == 1 and counts.updated == 1
+    assert stored.topics and all(source is TagSource.MODEL for _, source in stored.topics)
+
+
 async def test_a_worker_that_died_is_replaced_at_the_next_call() -> None:
     worker = RefreshWorker()
     try:
