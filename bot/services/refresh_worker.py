@@ -354,8 +354,13 @@ def store_all(
         new, updated, unchanged = new + counts.new, updated + counts.updated, unchanged + counts.unchanged
     if (new or updated) and any(s is TagSource.CATALOGUE for p in unique for _, s in p.topics):
         # A digest list brought human topic words: file, adopt or set them aside (as seed ingest does).
+        # Papers it leaves without topics (untagged already, or tagged only with words it sets aside) get
+        # the model's: trained here, before the write lock, since training takes seconds and the bot's
+        # writers give up on the lock after BUSY_TIMEOUT_MS.
+        unsettled = names_store.untagged_ids(conn) or names_store.unfiled_tags(conn, taxonomy.names)
+        trained = tagger() if unsettled else None
         with _immediate(conn):
-            settle_topics(conn, taxonomy)
+            settle_topics(conn, taxonomy, tagger=trained)
     return UpsertCounts(new=new, updated=updated, unchanged=unchanged)
 
 

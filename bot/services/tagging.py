@@ -69,11 +69,14 @@ def settle_topics(
     taxonomy: Taxonomy,
     *,
     variants: Mapping[str, tuple[Resolution, list[str]]] | None = None,
+    tagger: Tagger | None = None,
 ) -> Settlement:
     """Adopt, re-file or set aside unfiled topic names; tag papers left without topics (see module doc).
 
     `variants`: names the caller filed automatically while preparing papers, with their papers, to
-    record them for the operator. Must run inside a transaction.
+    record them for the operator. `tagger`: a model tagger trained on this catalogue beforehand, so
+    none is trained inside the transaction (used unless this settlement adopts a new topic, which it
+    does not know). Must run inside a transaction.
     """
     result = Settlement()
     stored = store.load_names(conn)
@@ -111,17 +114,18 @@ def settle_topics(
             rows.append(store.NameRow(name, str(resolution.status), resolution.topic, resolution.score, tuple(merged)))
     store.drop_tags(conn, drop)
     store.save_names(conn, rows)
-    _tag_untagged(conn, taxonomy, result)
+    _tag_untagged(conn, taxonomy, result, None if result.adopted else tagger)
     return result
 
 
-def _tag_untagged(conn: sqlite3.Connection, taxonomy: Taxonomy, result: Settlement) -> None:
+def _tag_untagged(conn: sqlite3.Connection, taxonomy: Taxonomy, result: Settlement, tagger: Tagger | None) -> None:
     untagged = store.read(conn, store.untagged_ids(conn))
     if not untagged:
         return
-    method = Method(taxonomy.tagging)
-    training = store.read(conn, store.catalogue_tagged_ids(conn, TRAIN_LIMIT)) if method is not Method.RULES else []
-    tagger = Tagger.train(taxonomy, training, method)
+    if tagger is None:
+        method = Method(taxonomy.tagging)
+        training = store.read(conn, store.catalogue_tagged_ids(conn, TRAIN_LIMIT)) if method is not Method.RULES else []
+        tagger = Tagger.train(taxonomy, training, method)
     rows: list[tuple[str, str, str, float]] = []
     for paper, tags in zip(untagged, tagger.tag_many(untagged), strict=True):
         for tag in tags:

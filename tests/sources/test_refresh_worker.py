@@ -19,6 +19,7 @@ from bot.catalogue.model import TagSource
 from bot.catalogue.topics import Taxonomy
 from bot.services import refresh as refresh_module
 from bot.services import refresh_worker as worker_module
+from bot.services import tagging as tagging_module
 from bot.services.ingest import ingest
 from bot.services.refresh_worker import WORKER_NICENESS, RefreshWorker, StoreJob, store_all, store_papers, upsert
 from bot.sources.arxiv import ArxivRecord
@@ -146,6 +147,42 @@ def test_a_re_merge_inside_the_write_may_train_the_model_there(
     assert counts.updated == 1
     conn.close()
     other.close()
+
+
+def test_papers_a_digest_leaves_without_topics_are_tagged_by_a_model_trained_before_the_lock(
+    tmp_path: Path, taxonomy: Taxonomy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Settling a digest's topic words tags the papers left without topics; the model for that is trained
+    outside the write transaction (seconds, while the bot's writers would wait), not inside it."""
+    db = tmp_path / "bot.sqlite3"
+    conn = connect(db)
+    ingest(conn, [ROOT / "seeds"], taxonomy)
+    lone = dataclasses.replace(
+        LISTED.to_paper("digest"),
+        title_en="Notes on Things",
+        abstract_en="",
+        topics=(("某個生僻詞", TagSource.CATALOGUE),),
+    )
+    trainings: list[Taxonomy] = []
+    real_train = worker_module.train_tagger
+
+    def watched(c: sqlite3.Connection, t: Taxonomy):  # type: ignore[no-untyped-def]
+        trainings.append(t)  # the worker's own training, before it takes the write lock
+        return real_train(c, t)
+
+    class NoTraining:
+        @staticmethod
+        def train(*_: object) -> None:
+            raise AssertionError("trained inside the settlement's write transaction")
+
+    monkeypatch.setattr(worker_module, "train_tagger", watched)
+    monkeypatch.setattr(tagging_module, "Tagger", NoTraining)
+    counts = store_all(conn, str(db), taxonomy, [lone], {})
+    monkeypatch.undo()
+    stored = read_papers(conn, [LISTED.arxiv_id])[LISTED.arxiv_id]
+    assert counts.new == 1 and len(trainings) == 1
+    assert stored.topics and all(source is TagSource.MODEL for _, source in stored.topics)
+    conn.close()
 
 
 async def test_a_paper_fetch_keeps_what_the_worker_wrote_meanwhile(
