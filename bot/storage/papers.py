@@ -16,7 +16,7 @@ from bot.catalogue.model import MachineTranslation, Paper, TagSource
 from bot.model import SearchHit, SearchPage, TopicCount
 from bot.storage.db import Database
 from bot.storage.fts import Densities, Match, newest_matches, parse_query, ranked_matches
-from bot.storage.migrations import TAG_DAY
+from bot.storage.migrations import TAG_DAY, hash_text
 
 # A paper row carries its tags as JSON, in taxonomy order, so one query reads a whole paper.
 _PAPER_COLUMNS = """p.id, p.arxiv_id, p.title_en, p.title_zh, p.abstract_zh, p.published, p.date_is_exact,
@@ -37,7 +37,8 @@ _to_json = json.JSONEncoder(ensure_ascii=False).encode
 
 
 def content_hash(paper: Paper) -> str:
-    """A digest of everything ingest writes for a paper, to tell updated papers from unchanged ones."""
+    """A digest of everything ingest writes for a paper, to tell updated papers from unchanged ones
+    (22 characters: `hash_text`)."""
     payload = [
         paper.title_en,
         paper.title_zh,
@@ -51,7 +52,7 @@ def content_hash(paper: Paper) -> str:
     if paper.abstract_en or paper.authors or paper.categories or paper.version or paper.sources:
         # Only papers with arXiv metadata hash it, so seed-only papers keep the digests they had.
         payload += [paper.abstract_en, list(paper.authors), list(paper.categories), paper.version, list(paper.sources)]
-    return hashlib.sha256(_to_json(payload).encode()).hexdigest()
+    return hash_text(hashlib.sha256(_to_json(payload).encode()).digest())
 
 
 WRITE_BATCH = 5000  # papers per batch (and per INSERT statement) of a write
