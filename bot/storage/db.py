@@ -50,6 +50,14 @@ def _prepare(conn: sqlite3.Connection) -> None:
     conn.execute("PRAGMA synchronous = NORMAL")
 
 
+def _applied(conn: sqlite3.Connection) -> int:
+    """How many migrations the database records (0 before the first)."""
+    try:
+        return int(conn.execute("SELECT count(*) FROM migrations").fetchone()[0])
+    except sqlite3.OperationalError:  # no such table: a new database
+        return 0
+
+
 def connect(path: Path | str) -> sqlite3.Connection:
     """A migrated synchronous connection in autocommit mode (callers open explicit transactions), its
     search index current with the running code's folding (bot.storage.index)."""
@@ -62,7 +70,12 @@ def connect(path: Path | str) -> sqlite3.Connection:
     if str(path) != ":memory:":
         conn.execute("PRAGMA journal_mode = WAL")
     _prepare(conn)
+    before = _applied(conn)
     migrate(conn)
+    if str(path) != ":memory:" and _applied(conn) != before:
+        # A migration may rewrite a whole table (16: every paper's row, 1.2 GB of WAL at 1M papers); the
+        # WAL file keeps its largest size until truncated.
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     # Before anything reads or writes papers: an index folded by other code is rebuilt (with progress).
     ensure_index(conn)
     return conn
