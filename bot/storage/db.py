@@ -72,12 +72,12 @@ def connect(path: Path | str) -> sqlite3.Connection:
     _prepare(conn)
     before = _applied(conn)
     migrate(conn)
-    if str(path) != ":memory:" and _applied(conn) != before:
-        # A migration may rewrite a whole table (16: every paper's row, 1.2 GB of WAL at 1M papers); the
-        # WAL file keeps its largest size until truncated.
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     # Before anything reads or writes papers: an index folded by other code is rebuilt (with progress).
-    ensure_index(conn)
+    rebuilt = ensure_index(conn)
+    if str(path) != ":memory:" and (rebuilt or _applied(conn) != before):
+        # A migration or a rebuild may rewrite a whole table (16: every paper's row, 1.2 GB of WAL at 1M
+        # papers); the WAL file would keep its largest size until truncated.
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return conn
 
 

@@ -41,6 +41,7 @@ def test_an_old_databases_papers_are_unchanged_on_reingest_after_migrating(
 
     conn = connect(path)
     try:
+        assert path.with_name(path.name + "-wal").stat().st_size == 0  # the migrations' WAL given back
         after = conn.execute("SELECT arxiv_id, content_hash FROM papers ORDER BY arxiv_id").fetchall()
         assert [a for a, _ in after] == [a for a, _ in before]  # every paper kept, its tags too
         assert conn.execute("SELECT * FROM paper_topics ORDER BY topic, paper_id").fetchall() == tags
