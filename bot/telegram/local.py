@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -26,6 +27,21 @@ class LocalBot:
     api: LocalBotApi
     application: Application  # type: ignore[type-arg]
     settings: Settings
+
+    async def settle(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+        """Wait until the server is idle and the application has no update queued or in a handler.
+
+        The server alone cannot tell a handler still working (a search on a busy machine) from one
+        that is done: its quiet period can pass in between."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            await self.api.wait_idle(max(deadline - asyncio.get_running_loop().time(), 0.1))
+            busy = self.application.update_queue.qsize() or self.application.update_processor.current_concurrent_updates
+            if not busy:
+                return
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"the bot still had {busy} update(s) after {timeout}s")
+            await asyncio.sleep(0.01)
 
 
 @asynccontextmanager

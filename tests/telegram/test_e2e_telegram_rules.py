@@ -49,7 +49,7 @@ async def downtime(local: LocalBot) -> None:
 async def back_up(local: LocalBot) -> None:
     assert local.application.updater is not None
     await local.application.updater.start_polling(poll_interval=0.0, timeout=10, allowed_updates=Update.ALL_TYPES)
-    await local.api.wait_idle()
+    await local.settle()  # the queued updates fetched, and handled
 
 
 # --- callbacks: answered exactly once, in plain text ------------------------------------------------------
