@@ -19,6 +19,7 @@ import asyncio
 import dataclasses
 import json
 import logging
+import sqlite3
 import time as timer
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -455,31 +456,22 @@ class RefreshService:
         trained = await self._trained_tagger() if any(not p.topics for p in ready) else None
         if trained is not None:
             ready = model_tagged(ready, trained)
+
+        def write(tagger: Tagger | None) -> Callable[[sqlite3.Connection], UpsertCounts]:
+            return partial(
+                write_merged,
+                papers=unique,
+                hashes=hashes,
+                ready=list(ready),
+                taxonomy=self._taxonomy,
+                tagger=kept_only(tagger),
+                seed_hashes={},
+            )
+
         try:
-            return await self._db.write(
-                partial(
-                    write_merged,
-                    papers=unique,
-                    hashes=hashes,
-                    ready=list(ready),
-                    taxonomy=self._taxonomy,
-                    tagger=kept_only(trained),
-                    seed_hashes={},
-                )
-            )
+            return await self._db.write(write(trained))
         except ModelNeeded:  # a paper the worker changed meanwhile needs the model after all
-            trained = await self._trained_tagger()
-            return await self._db.write(
-                partial(
-                    write_merged,
-                    papers=unique,
-                    hashes=hashes,
-                    ready=list(ready),
-                    taxonomy=self._taxonomy,
-                    tagger=kept_only(trained),
-                    seed_hashes={},
-                )
-            )
+            return await self._db.write(write(await self._trained_tagger()))
 
     async def _trained_tagger(self) -> Tagger:
         """The model tagger, trained on the newest catalogue-tagged papers at most every TAGGER_TTL seconds.

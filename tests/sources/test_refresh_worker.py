@@ -9,13 +9,15 @@ import dataclasses
 import os
 import sqlite3
 import threading
+from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
 from datetime import date
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
-from bot.catalogue.model import TagSource
+from bot.catalogue.model import Paper, TagSource
 from bot.catalogue.topics import Taxonomy
 from bot.services import refresh as refresh_module
 from bot.services import refresh_worker as worker_module
@@ -30,6 +32,8 @@ from bot.storage.papers import PaperStore, read_papers
 from tests.conftest import ROOT
 from tests.sources.conftest import MakeService
 from tests.sources.fakes import FakePaper, FakeSources
+
+T = TypeVar("T")
 
 LISTED = ArxivRecord(
     "2612.00021",
@@ -72,6 +76,22 @@ async def test_a_malformed_listing_fails_the_source_with_the_parsers_reason(
     assert await PaperStore(db).count() == count
 
 
+def then_written(
+    read: Callable[[sqlite3.Connection, list[str]], T], other: sqlite3.Connection, paper: Paper, taxonomy: Taxonomy
+) -> Callable[[sqlite3.Connection, list[str]], T]:
+    """`read`, after which another writer (`other`) stores `paper`: a write landing between a merge's
+    read and its write."""
+
+    def patched(c: sqlite3.Connection, arxiv_ids: list[str]) -> T:
+        snapshot = read(c, arxiv_ids)
+        other.execute("BEGIN IMMEDIATE")
+        upsert(other, [paper], list(taxonomy.names), {})
+        other.execute("COMMIT")
+        return snapshot
+
+    return patched
+
+
 def test_source_error_crosses_the_process_boundary_with_its_fields() -> None:
     import pickle
 
@@ -96,14 +116,7 @@ def test_a_paper_another_writer_changed_meanwhile_is_merged_again(
         version=0,
         topics=(("量化", TagSource.CATALOGUE),),
     )
-    real_read = worker_module._read
-
-    def read_then_other_writer(c: sqlite3.Connection, ids: list[str]):  # type: ignore[no-untyped-def]
-        snapshot = real_read(c, ids)  # the worker's view: the paper is not stored yet
-        other.execute("BEGIN IMMEDIATE")  # meanwhile, another writer stores it
-        upsert(other, [digest_view], list(taxonomy.names), {})
-        other.execute("COMMIT")
-        return snapshot
+    read_then_other_writer = then_written(worker_module._read, other, digest_view, taxonomy)
 
     monkeypatch.setattr(worker_module, "_read", read_then_other_writer)
     counts = store_all(conn, str(db), taxonomy, [LISTED.to_paper("arxiv")], {})
@@ -129,14 +142,7 @@ def test_a_re_merge_inside_the_write_may_train_the_model_there(
     newer = dataclasses.replace(
         LISTED.to_paper("arxiv"), title_en="Notes on Things", abstract_en="Nothing to see.", version=2, categories=()
     )
-    real_read = worker_module._read
-
-    def read_then_other_writer(c: sqlite3.Connection, ids: list[str]):  # type: ignore[no-untyped-def]
-        snapshot = real_read(c, ids)
-        other.execute("BEGIN IMMEDIATE")
-        upsert(other, [newer], list(taxonomy.names), {})
-        other.execute("COMMIT")
-        return snapshot
+    read_then_other_writer = then_written(worker_module._read, other, newer, taxonomy)
 
     monkeypatch.setattr(worker_module, "_read", read_then_other_writer)
     counts = store_all(conn, str(db), taxonomy, [LISTED.to_paper("arxiv")], {})  # v1: a rule tags it
@@ -201,12 +207,7 @@ async def test_a_paper_fetch_keeps_what_the_worker_wrote_meanwhile(
     )
     other = connect(db.path)
 
-    def read_then_worker_writes(c: sqlite3.Connection, arxiv_ids: list[str]):  # type: ignore[no-untyped-def]
-        snapshot = worker_module.read_snapshot(c, arxiv_ids)  # the fetch's view: not stored yet
-        other.execute("BEGIN IMMEDIATE")
-        upsert(other, [digest_view], list(taxonomy.names), {})
-        other.execute("COMMIT")
-        return snapshot
+    read_then_worker_writes = then_written(worker_module.read_snapshot, other, digest_view, taxonomy)
 
     monkeypatch.setattr(refresh_module, "read_snapshot", read_then_worker_writes)
     try:
@@ -233,12 +234,7 @@ async def test_a_paper_fetch_trains_the_model_outside_the_write_when_a_re_merge_
     )
     other = connect(db.path)
 
-    def read_then_worker_writes(c: sqlite3.Connection, arxiv_ids: list[str]):  # type: ignore[no-untyped-def]
-        snapshot = worker_module.read_snapshot(c, arxiv_ids)
-        other.execute("BEGIN IMMEDIATE")
-        upsert(other, [newer], list(taxonomy.names), {})
-        other.execute("COMMIT")
-        return snapshot
+    read_then_worker_writes = then_written(worker_module.read_snapshot, other, newer, taxonomy)
 
     monkeypatch.setattr(refresh_module, "read_snapshot", read_then_worker_writes)
     trainings = 0
