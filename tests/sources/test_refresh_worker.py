@@ -76,6 +76,17 @@ async def test_a_malformed_listing_fails_the_source_with_the_parsers_reason(
     assert await PaperStore(db).count() == count
 
 
+# The same paper as a digest list has it: Chinese, a human topic, no arXiv version.
+DIGEST_VIEW = dataclasses.replace(
+    LISTED.to_paper("digest"),
+    title_zh="長上下文的量化注意力",
+    abstract_zh="我們量化注意力。",
+    abstract_en="",
+    version=0,
+    topics=(("量化", TagSource.CATALOGUE),),
+)
+
+
 def then_written(
     read: Callable[[sqlite3.Connection, list[str]], T], other: sqlite3.Connection, paper: Paper, taxonomy: Taxonomy
 ) -> Callable[[sqlite3.Connection, list[str]], T]:
@@ -108,15 +119,7 @@ def test_a_paper_another_writer_changed_meanwhile_is_merged_again(
     db = tmp_path / "bot.sqlite3"
     conn = connect(db)
     other = connect(db)
-    digest_view = dataclasses.replace(
-        LISTED.to_paper("digest"),
-        title_zh="長上下文的量化注意力",
-        abstract_zh="我們量化注意力。",
-        abstract_en="",
-        version=0,
-        topics=(("量化", TagSource.CATALOGUE),),
-    )
-    read_then_other_writer = then_written(worker_module._read, other, digest_view, taxonomy)
+    read_then_other_writer = then_written(worker_module._read, other, DIGEST_VIEW, taxonomy)
 
     monkeypatch.setattr(worker_module, "_read", read_then_other_writer)
     counts = store_all(conn, str(db), taxonomy, [LISTED.to_paper("arxiv")], {})
@@ -197,17 +200,8 @@ async def test_a_paper_fetch_keeps_what_the_worker_wrote_meanwhile(
     """/paper's fetch merges in the bot's process; if the worker stores the same paper from a digest
     between that merge's read and its write, the digest's Chinese must survive the fetch's write."""
     service = await make_service()
-    digest_view = dataclasses.replace(
-        LISTED.to_paper("digest"),
-        title_zh="長上下文的量化注意力",
-        abstract_zh="我們量化注意力。",
-        abstract_en="",
-        version=0,
-        topics=(("量化", TagSource.CATALOGUE),),
-    )
     other = connect(db.path)
-
-    read_then_worker_writes = then_written(worker_module.read_snapshot, other, digest_view, taxonomy)
+    read_then_worker_writes = then_written(worker_module.read_snapshot, other, DIGEST_VIEW, taxonomy)
 
     monkeypatch.setattr(refresh_module, "read_snapshot", read_then_worker_writes)
     try:
@@ -233,7 +227,6 @@ async def test_a_paper_fetch_trains_the_model_outside_the_write_when_a_re_merge_
         LISTED.to_paper("arxiv"), title_en="Notes on Things", abstract_en="Nothing to see.", version=2
     )
     other = connect(db.path)
-
     read_then_worker_writes = then_written(worker_module.read_snapshot, other, newer, taxonomy)
 
     monkeypatch.setattr(refresh_module, "read_snapshot", read_then_worker_writes)
