@@ -539,15 +539,28 @@ class RefreshService:
         result = []
         for spec in self.specs:
             st = states.get(spec.name)
-            last = datetime.fromisoformat(st.last_run_at) if st and st.last_run_at else None
-            next_run: datetime | None = spec.schedule.next_after(now, last) if spec.enabled else None
-            if spec.enabled and st and st.failures and st.retry_at:
-                retry = datetime.fromisoformat(st.retry_at)
-                next_run = min(next_run, retry) if next_run else retry
-            result.append(
-                SourceStatus(spec, st, next_run, counts.get(spec.name, 0), due=next_run is not None and next_run <= now)
-            )
+            next_run = _next_run(spec, st, now)
+            due = next_run is not None and next_run <= now
+            result.append(SourceStatus(spec, st, next_run, counts.get(spec.name, 0), due=due))
         return result
+
+    async def next_runs(self) -> dict[str, datetime | None]:
+        """Source name -> its next run (None when off): what the scheduler needs, without `status`'s
+        count of every source's papers (a scan of the whole catalogue)."""
+        now = self._clock()
+        states = await self._db.read(state.states)
+        return {spec.name: _next_run(spec, states.get(spec.name), now) for spec in self.specs}
+
+
+def _next_run(spec: SourceSpec, st: state.SourceState | None, now: datetime) -> datetime | None:
+    """When a source runs next: its schedule after its last run, or its retry if that comes first."""
+    if not spec.enabled:
+        return None
+    last = datetime.fromisoformat(st.last_run_at) if st and st.last_run_at else None
+    next_run = spec.schedule.next_after(now, last)
+    if st and st.failures and st.retry_at:
+        next_run = min(next_run, datetime.fromisoformat(st.retry_at))
+    return next_run
 
 
 def state_json(value: dict[str, Any] | None) -> str | None:

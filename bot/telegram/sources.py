@@ -32,12 +32,13 @@ def build_refresh(settings: Settings, database: Database, taxonomy: Taxonomy) ->
 
 async def schedule_refresh(application: Application, service: RefreshService) -> None:  # type: ignore[type-arg]
     """One job per enabled source, on its own schedule; one that runs every N hours first runs N hours
-    after its last run (a minute after start if that is past), so restarts neither skip nor repeat it."""
+    after its last run (a minute after start if that is past), and a failed run's retry is kept, so
+    restarts neither skip nor repeat a run."""
     queue = application.job_queue
     if queue is None:
         return
     now = datetime.now(UTC)
-    next_runs = {status.spec.name: status.next_run for status in await service.status()}
+    next_runs = await service.next_runs()
     for spec in service.specs:
         if not spec.enabled:
             continue
@@ -53,6 +54,10 @@ async def schedule_refresh(application: Application, service: RefreshService) ->
             days = tuple((d + 1) % 7 for d in schedule.days)
             if at is not None:
                 queue.run_daily(refresh_job, time=at, days=days, name=name, data=spec)
+            retry = next_runs.get(spec.name)
+            if retry is not None and retry < schedule.next_after(now):  # a retry pending from before a restart
+                when = max(FIRST_RUN_DELAY, (retry - now).total_seconds())
+                queue.run_once(refresh_job, when=when, name=f"{name}:retry", data=spec)
 
 
 async def refresh_job(context: Context) -> None:

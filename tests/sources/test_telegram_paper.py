@@ -128,3 +128,28 @@ async def test_a_source_every_n_hours_runs_n_hours_after_its_last_run_across_a_r
         assert job.next_t is not None  # every 24 h: 21 h from now, not 1 minute nor 24 h
         assert abs(job.next_t - (ran + timedelta(hours=24))) < timedelta(seconds=2)
         await local.api.wait_idle()
+
+
+async def test_a_retry_pending_before_a_restart_is_still_made(settings: Settings, seeded: Path) -> None:
+    """arXiv failed an hour ago and was to be retried in ten minutes: after a restart it is, instead of
+    waiting for the next announcement day."""
+    from bot.storage import sources as source_state
+    from bot.storage.db import connect
+    from tests.conftest import ROOT
+
+    failed = datetime.now(UTC) - timedelta(hours=1)
+    retry = datetime.now(UTC) + timedelta(minutes=10)
+    conn = connect(seeded)
+    conn.execute("BEGIN IMMEDIATE")
+    source_state.record_failure(conn, "arxiv", "arxiv", failed, "timed out", retry)
+    conn.execute("COMMIT")
+    conn.close()
+    real = settings.with_overrides(sources=dataclasses.replace(settings.sources, file=ROOT / "config" / "sources.toml"))
+    async with running_locally(real, limits=E2E_LIMITS) as local:
+        queue = local.application.job_queue
+        assert queue is not None
+        jobs = {job.name: job for job in queue.jobs()}
+        assert "refresh:arxiv" in jobs  # the schedule still applies
+        retry_job = jobs["refresh:arxiv:retry"]
+        assert retry_job.next_t is not None and abs(retry_job.next_t - retry) < timedelta(seconds=2)
+        await local.api.wait_idle()
