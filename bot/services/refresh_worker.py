@@ -59,8 +59,8 @@ WORKER_NICENESS = 10
 TAGGER_TTL = 6 * 3600.0  # seconds a trained model tagger serves refreshes before it learns the catalogue anew
 # Seconds an idle worker process lives. It holds ~100 MB (scikit-learn, the model, SQLite's cache) that
 # a bot refreshing a few times a day should not keep; a run's calls (listing, then the API's details
-# after the politeness delays) come seconds apart, and training the model anew takes seconds at most
-# (TRAIN_LIMIT papers).
+# after the politeness delays) come seconds apart, and training the model anew costs a few seconds of
+# background CPU (15-18 s at TRAIN_LIMIT papers on a loaded 2-core machine) once per run.
 IDLE_EXIT = 600.0
 
 # The arXiv primary categories that name one of our topics by themselves.
