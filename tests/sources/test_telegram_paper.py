@@ -5,17 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import sqlite3
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from bot.config import Settings
 from bot.localapi import SentMessage
+from bot.storage import sources as source_state
+from bot.storage.db import connect
 from bot.telegram.local import LocalBot, running_locally
-from tests.conftest import ADMIN_ID
+from tests.conftest import ADMIN_ID, ROOT
 from tests.sources.fakes import FakePaper, FakeSources
 from tests.telegram.conftest import E2E_LIMITS, Chat
 
@@ -85,71 +89,61 @@ def test_fetch_answers_follow_the_script() -> None:
     assert "排隊" in render.fetching("2612.99999", 9.0, Script.TRADITIONAL).text
 
 
-async def test_each_enabled_source_gets_a_job_on_its_schedule(settings: Settings, seeded: Path) -> None:
-    from zoneinfo import ZoneInfo
-
-    from tests.conftest import ROOT
-
+async def refresh_jobs_at_start(
+    settings: Settings, seeded: Path, record: Callable[[sqlite3.Connection], object] | None = None
+) -> dict[str, datetime | None]:
+    """The refresh jobs (name -> next run) of a bot started with the shipped sources.toml on `seeded`,
+    after `record` wrote what earlier runs left in the source state."""
+    if record is not None:
+        conn = connect(seeded)
+        conn.execute("BEGIN IMMEDIATE")
+        record(conn)
+        conn.execute("COMMIT")
+        conn.close()
     real = settings.with_overrides(sources=dataclasses.replace(settings.sources, file=ROOT / "config" / "sources.toml"))
     async with running_locally(real, limits=E2E_LIMITS) as local:
         queue = local.application.job_queue
         assert queue is not None
-        jobs = {job.name: job for job in queue.jobs() if job.name and job.name.startswith("refresh:")}
-        assert set(jobs) == {"refresh:arxiv", "refresh:seeds"}  # digest and hf_daily are off by default
-        arxiv_next = jobs["refresh:arxiv"].next_t
-        assert arxiv_next is not None
-        local_next = arxiv_next.astimezone(ZoneInfo("America/New_York"))
-        assert (local_next.hour, local_next.minute) == (0, 30)
-        assert local_next.weekday() in range(5)  # Monday-Friday: after the Sunday-Thursday announcements
-        seeds_next = jobs["refresh:seeds"].next_t
-        assert seeds_next is not None  # never ran: a minute after start, not a day later
-        assert timedelta(0) < seeds_next - datetime.now(UTC) <= timedelta(seconds=61)
+        jobs = {job.name: job.next_t for job in queue.jobs() if job.name and job.name.startswith("refresh:")}
         await local.api.wait_idle()
+    return jobs
+
+
+async def test_each_enabled_source_gets_a_job_on_its_schedule(settings: Settings, seeded: Path) -> None:
+    jobs = await refresh_jobs_at_start(settings, seeded)
+    assert set(jobs) == {"refresh:arxiv", "refresh:seeds"}  # digest and hf_daily are off by default
+    arxiv_next = jobs["refresh:arxiv"]
+    assert arxiv_next is not None
+    local_next = arxiv_next.astimezone(ZoneInfo("America/New_York"))
+    assert (local_next.hour, local_next.minute) == (0, 30)
+    assert local_next.weekday() in range(5)  # Monday-Friday: after the Sunday-Thursday announcements
+    seeds_next = jobs["refresh:seeds"]
+    assert seeds_next is not None  # never ran: a minute after start, not a day later
+    assert timedelta(0) < seeds_next - datetime.now(UTC) <= timedelta(seconds=61)
 
 
 async def test_a_source_every_n_hours_runs_n_hours_after_its_last_run_across_a_restart(
     settings: Settings, seeded: Path
 ) -> None:
-    from bot.storage import sources as source_state
-    from bot.storage.db import connect
-    from tests.conftest import ROOT
-
-    conn = connect(seeded)
     ran = datetime.now(UTC) - timedelta(hours=3)
-    conn.execute("BEGIN IMMEDIATE")
-    source_state.record_success(conn, "seeds", "seeds", ran, new=0, updated=0, report={})
-    conn.execute("COMMIT")
-    conn.close()
-    real = settings.with_overrides(sources=dataclasses.replace(settings.sources, file=ROOT / "config" / "sources.toml"))
-    async with running_locally(real, limits=E2E_LIMITS) as local:
-        queue = local.application.job_queue
-        assert queue is not None
-        (job,) = [job for job in queue.jobs() if job.name == "refresh:seeds"]
-        assert job.next_t is not None  # every 24 h: 21 h from now, not 1 minute nor 24 h
-        assert abs(job.next_t - (ran + timedelta(hours=24))) < timedelta(seconds=2)
-        await local.api.wait_idle()
+    jobs = await refresh_jobs_at_start(
+        settings,
+        seeded,
+        lambda c: source_state.record_success(c, "seeds", "seeds", ran, new=0, updated=0, report={}),
+    )
+    seeds_next = jobs["refresh:seeds"]
+    assert seeds_next is not None  # every 24 h: 21 h from now, not 1 minute nor 24 h
+    assert abs(seeds_next - (ran + timedelta(hours=24))) < timedelta(seconds=2)
 
 
 async def test_a_retry_pending_before_a_restart_is_still_made(settings: Settings, seeded: Path) -> None:
     """arXiv failed an hour ago and was to be retried in ten minutes: after a restart it is, instead of
     waiting for the next announcement day."""
-    from bot.storage import sources as source_state
-    from bot.storage.db import connect
-    from tests.conftest import ROOT
-
     failed = datetime.now(UTC) - timedelta(hours=1)
     retry = datetime.now(UTC) + timedelta(minutes=10)
-    conn = connect(seeded)
-    conn.execute("BEGIN IMMEDIATE")
-    source_state.record_failure(conn, "arxiv", "arxiv", failed, "timed out", retry)
-    conn.execute("COMMIT")
-    conn.close()
-    real = settings.with_overrides(sources=dataclasses.replace(settings.sources, file=ROOT / "config" / "sources.toml"))
-    async with running_locally(real, limits=E2E_LIMITS) as local:
-        queue = local.application.job_queue
-        assert queue is not None
-        jobs = {job.name: job for job in queue.jobs()}
-        assert "refresh:arxiv" in jobs  # the schedule still applies
-        retry_job = jobs["refresh:arxiv:retry"]
-        assert retry_job.next_t is not None and abs(retry_job.next_t - retry) < timedelta(seconds=2)
-        await local.api.wait_idle()
+    jobs = await refresh_jobs_at_start(
+        settings, seeded, lambda c: source_state.record_failure(c, "arxiv", "arxiv", failed, "timed out", retry)
+    )
+    assert "refresh:arxiv" in jobs  # the schedule still applies
+    retry_next = jobs["refresh:arxiv:retry"]
+    assert retry_next is not None and abs(retry_next - retry) < timedelta(seconds=2)
